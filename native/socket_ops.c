@@ -1,0 +1,221 @@
+/* Socket syscalls: send (copying or MSG_ZEROCOPY), sendfile, error-queue draining, socket facts.
+ * Every call returns a byte count or -errno; the engine turns errnos into rejections. */
+#define _GNU_SOURCE
+#include "aiotx.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef SO_ZEROCOPY
+#define SO_ZEROCOPY 60
+#endif
+#ifndef MSG_ZEROCOPY
+#define MSG_ZEROCOPY 0x4000000
+#endif
+
+/* send(fd, data, offset, length, zerocopy) -> bytes accepted or -errno. Never blocks, never SIGPIPE. */
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int fd;
+  int64_t offset, length;
+  bool zerocopy, detached;
+  uint8_t *data;
+  size_t len;
+  if (!ax_get_args(env, info, 5, argv) || !ax_get_fd(env, argv[0], &fd) ||
+      !ax_get_bytes(env, argv[1], &data, &len, &detached) ||
+      !ax_get_safe_int(env, argv[2], "offset must be a non-negative integer", &offset) ||
+      !ax_get_safe_int(env, argv[3], "length must be a non-negative integer", &length) ||
+      !ax_get_bool(env, argv[4], "zerocopy must be a boolean", &zerocopy))
+    return NULL;
+  /* A buffer detached or shrunk since the job began: refuse rather than read freed memory. */
+  if (detached || (uint64_t)offset > len || (uint64_t)length > len - (size_t)offset) return ax_int(env, -EFAULT);
+  if (length == 0) return ax_int(env, 0);
+  int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (zerocopy ? MSG_ZEROCOPY : 0);
+  ssize_t n;
+  do n = send(fd, data + offset, (size_t)length, flags);
+  while (n < 0 && errno == EINTR);
+  return ax_int(env, n < 0 ? -errno : n);
+}
+
+/* sendfile(sockfd, filefd, offset, count) -> bytes sent (0 at end of file) or -errno. */
+static napi_value js_sendfile(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int sock, file;
+  int64_t offset, count;
+  if (!ax_get_args(env, info, 4, argv) || !ax_get_fd(env, argv[0], &sock) || !ax_get_fd(env, argv[1], &file) ||
+      !ax_get_safe_int(env, argv[2], "offset must be a non-negative integer", &offset) ||
+      !ax_get_safe_int(env, argv[3], "count must be a non-negative integer", &count))
+    return NULL;
+  if (count > 0x7ffff000) count = 0x7ffff000;
+  off_t off = (off_t)offset;
+  ssize_t n;
+  do n = sendfile(sock, file, &off, (size_t)count);
+  while (n < 0 && errno == EINTR);
+  return ax_int(env, n < 0 ? -errno : n);
+}
+
+/* drainZerocopy(fd, out: Uint32Array) -> number of records written to out as (lo, hi, copied)
+ * triples, or -errno when the first read fails. Stops at EAGAIN or when out is full. */
+static napi_value js_drain_zerocopy(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int fd;
+  bool is;
+  if (!ax_get_args(env, info, 2, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  napi_typedarray_type type;
+  size_t count = 0;
+  void *base = NULL;
+  if (napi_is_typedarray(env, argv[1], &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, argv[1], &type, &count, &base, NULL, NULL) != napi_ok ||
+      type != napi_uint32_array || base == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "out must be a Uint32Array");
+    return NULL;
+  }
+  uint32_t *out = base;
+  size_t cap = count / 3, records = 0;
+  while (records < cap) {
+    char control[128];
+    struct msghdr msg = {.msg_control = control, .msg_controllen = sizeof control};
+    ssize_t r = recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || records > 0) break;
+      return ax_int(env, -errno);
+    }
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm != NULL && records < cap; cm = CMSG_NXTHDR(&msg, cm)) {
+      if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+            (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
+        continue;
+      struct sock_extended_err ee;
+      memcpy(&ee, CMSG_DATA(cm), sizeof ee);
+      if (ee.ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee.ee_errno != 0) continue;
+      out[records * 3] = ee.ee_info;
+      out[records * 3 + 1] = ee.ee_data;
+      out[records * 3 + 2] = (ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED) ? 1 : 0;
+      records++;
+    }
+  }
+  return ax_int(env, (int64_t)records);
+}
+
+/* socketInfo(fd) -> { dev, ino, type, domain, listening, zerocopy, connected, nonblocking } or -errno
+ * (-ENOTSOCK for a file that is not a socket). */
+static napi_value js_socket_info(napi_env env, napi_callback_info info) {
+  napi_value argv[1], obj;
+  int fd, v;
+  socklen_t vl = sizeof v;
+  struct stat st;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  if (fstat(fd, &st) < 0) return ax_int(env, -errno);
+  if (!S_ISSOCK(st.st_mode)) return ax_int(env, -ENOTSOCK);
+  napi_create_object(env, &obj);
+  ax_set_int(env, obj, "dev", (int64_t)st.st_dev);
+  ax_set_int(env, obj, "ino", (int64_t)st.st_ino);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vl) < 0) return ax_int(env, -errno);
+  ax_set_int(env, obj, "type", v);
+  vl = sizeof v;
+  ax_set_int(env, obj, "domain", getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &vl) < 0 ? -1 : v);
+  vl = sizeof v;
+  ax_set_bool(env, obj, "listening", getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl) == 0 && v);
+  vl = sizeof v;
+  ax_set_bool(env, obj, "zerocopy", getsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &v, &vl) == 0 && v);
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  ax_set_bool(env, obj, "connected", getpeername(fd, (struct sockaddr *)&ss, &sl) == 0);
+  int fl = fcntl(fd, F_GETFL);
+  ax_set_bool(env, obj, "nonblocking", fl >= 0 && (fl & O_NONBLOCK));
+  return obj;
+}
+
+static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t n) {
+  buf[0] = 0;
+  if (ss->ss_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, n);
+  else if (ss->ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, n);
+}
+
+/* addresses(fd) -> { local, remote } as text ('' when unknown) or -errno. */
+static napi_value js_addresses(napi_env env, napi_callback_info info) {
+  napi_value argv[1], obj;
+  int fd;
+  char buf[INET6_ADDRSTRLEN];
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  napi_create_object(env, &obj);
+  memset(&ss, 0, sizeof ss);
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) return ax_int(env, -errno);
+  format_addr(&ss, buf, sizeof buf);
+  ax_set_str(env, obj, "local", buf);
+  memset(&ss, 0, sizeof ss);
+  sl = sizeof ss;
+  if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) buf[0] = 0;
+  else format_addr(&ss, buf, sizeof buf);
+  ax_set_str(env, obj, "remote", buf);
+  return obj;
+}
+
+/* enableZerocopy(fd) -> 0 or -errno: without SO_ZEROCOPY the kernel silently ignores MSG_ZEROCOPY. */
+static napi_value js_enable_zerocopy(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd, one = 1;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  return ax_int(env, setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one) < 0 ? -errno : 0);
+}
+
+/* setNonblocking(fd) -> 0 or -errno: sendfile(2) has no per-call MSG_DONTWAIT. */
+static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return ax_int(env, -errno);
+  return ax_int(env, 0);
+}
+
+/* dup(fd) -> a close-on-exec duplicate or -errno: a transmitter on a raw fd works on its own
+ * descriptor, so the caller closing (and the kernel reusing) the number cannot misdirect bytes. */
+static napi_value js_dup(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return ax_int(env, d < 0 ? -errno : d);
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  return ax_int(env, close(fd) < 0 ? -errno : 0);
+}
+
+/* isDetached(data) -> true when the memory behind data is gone. */
+static napi_value js_is_detached(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  uint8_t *data;
+  size_t len;
+  bool detached;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_bytes(env, argv[0], &data, &len, &detached)) return NULL;
+  return ax_bool(env, detached);
+}
+
+void ax_init_socket_ops(napi_env env, napi_value exports) {
+  ax_export(env, exports, "send", js_send);
+  ax_export(env, exports, "sendfile", js_sendfile);
+  ax_export(env, exports, "drainZerocopy", js_drain_zerocopy);
+  ax_export(env, exports, "socketInfo", js_socket_info);
+  ax_export(env, exports, "addresses", js_addresses);
+  ax_export(env, exports, "enableZerocopy", js_enable_zerocopy);
+  ax_export(env, exports, "setNonblocking", js_set_nonblocking);
+  ax_export(env, exports, "isDetached", js_is_detached);
+  ax_export(env, exports, "dup", js_dup);
+  ax_export(env, exports, "close", js_close);
+}

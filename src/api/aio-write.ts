@@ -1,0 +1,31 @@
+// aioWrite: the seed's aio_write(2) for a Node socket. The promise settles when the kernel has
+// released `data`, so the caller may reuse or free it from then on.
+import { abortError, stateError, typeError } from '../engine/errors.js';
+import { WriteJob, type Settler, type WriteResult } from '../engine/job.js';
+import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
+import { addon } from '../native/addon.js';
+import { parseMode, type ZeroCopyMode } from '../policy/zero-copy-policy.js';
+import { checkOptions, checkSignal, enqueueWhenReady } from './arguments.js';
+
+export interface AioWriteOptions {
+  /** Overrides the policy for this write. */
+  zeroCopy?: ZeroCopyMode;
+  /** Aborting before the first byte went out rejects at once; later, no more segments are sent. */
+  signal?: AbortSignal;
+}
+
+export function aioWrite(target: Target, data: ArrayBufferView | ArrayBuffer, options: AioWriteOptions = {}): Promise<WriteResult> {
+  return new Promise<WriteResult>((resolve, reject) => {
+    const settler: Settler = { resolve, reject };
+    checkTarget(target, 'aioWrite');
+    if (!ArrayBuffer.isView(data) && !(data instanceof ArrayBuffer)) {
+      throw typeError(`aioWrite: data must be a Buffer, TypedArray, DataView or ArrayBuffer, got ${describe(data)}`);
+    }
+    if (addon.isDetached(data)) throw stateError('aioWrite: data is a detached ArrayBuffer', 'ERR_INVALID_STATE');
+    checkOptions(options, 'aioWrite');
+    const mode = options.zeroCopy === undefined ? undefined : parseMode(options.zeroCopy, 'aioWrite: options.zeroCopy');
+    const signal = checkSignal(options.signal, 'aioWrite');
+    if (signal?.aborted) throw abortError(signal);
+    enqueueWhenReady(transmitterFor(target, 'aioWrite'), new WriteJob(data, mode, settler, signal));
+  });
+}

@@ -1,0 +1,57 @@
+// probe(): what this machine offers aiotx, in one object (printed by `aiotx probe`).
+import { release } from 'node:os';
+import type { BackendName } from '../engine/backend.js';
+import { backendStatuses, readSysctl, type BackendStatus } from '../engine/capabilities.js';
+import { addon } from '../native/addon.js';
+import { featuresOf, interfaceNames } from '../policy/interfaces.js';
+import { getMode, getThreshold, type ZeroCopyMode } from '../policy/zero-copy-policy.js';
+
+export interface InterfaceCapabilities {
+  name: string;
+  /** Offloads, or null when the interface gives no ethtool answer. */
+  scatterGather: boolean | null;
+  txChecksum: boolean | null;
+  tso: boolean | null;
+  zeroCopy: ZeroCopyMode;
+  /** Whether `auto` may use zero-copy through it (remote peers, large writes). */
+  autoZeroCopy: boolean;
+}
+
+export interface Capabilities {
+  kernel: string;
+  backends: Record<BackendName, BackendStatus>;
+  /** The backend zero-copy writes use here; `copy` when none is available. */
+  zeroCopyBackend: BackendName;
+  /** net.core.optmem_max: bounds MSG_ZEROCOPY notifications in flight per socket (null if unreadable). */
+  optmemMax: number | null;
+  /** RLIMIT_MEMLOCK in bytes (null = unlimited): bounds pinned pages. */
+  memlock: { soft: number | null; hard: number | null };
+  zeroCopy: { mode: ZeroCopyMode; threshold: number };
+  interfaces: InterfaceCapabilities[];
+}
+
+export function probe(): Capabilities {
+  const backends = backendStatuses();
+  const limits = addon.memlock();
+  const unlimited = (n: number) => (n < 0 ? null : n);
+  return {
+    kernel: release(),
+    backends,
+    zeroCopyBackend: backends.uring.available ? 'uring' : backends.msgzerocopy.available ? 'msgzerocopy' : 'copy',
+    optmemMax: readSysctl('/proc/sys/net/core/optmem_max'),
+    memlock: typeof limits === 'number' ? { soft: null, hard: null } : { soft: unlimited(limits.soft), hard: unlimited(limits.hard) },
+    zeroCopy: { mode: getMode(), threshold: getThreshold() },
+    interfaces: interfaceNames().map((name) => {
+      const f = featuresOf(name);
+      const mode = getMode({ interface: name });
+      return {
+        name,
+        scatterGather: f?.sg ?? null,
+        txChecksum: f?.txcsum ?? null,
+        tso: f?.tso ?? null,
+        zeroCopy: mode,
+        autoZeroCopy: mode === 'on' || (mode === 'auto' && name !== 'lo' && !!f?.sg && !!f?.txcsum),
+      };
+    }),
+  };
+}

@@ -1,0 +1,109 @@
+// sendFile: sendfile(2) from a file to a socket without blocking the event loop, ordered with
+// aioWrite jobs on the same socket (headers by aioWrite, body by sendFile).
+import { close, fstat, open } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { abortError, rangeError, typeError, type AiotxError } from '../engine/errors.js';
+import { FileJob, type Settler, type WriteResult } from '../engine/job.js';
+import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
+import { checkOptions, checkSignal, enqueueWhenReady } from './arguments.js';
+
+export interface SendFileOptions {
+  /** First byte of the file to send (default 0). */
+  offset?: number;
+  /** Bytes to send (default: to the end of the file). */
+  length?: number;
+  signal?: AbortSignal;
+}
+
+type FileSource = string | number | FileHandle;
+
+interface OpenFile {
+  fd: number;
+  size: number;
+  close(): void;
+}
+
+function checkCount(value: unknown, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') throw typeError(`sendFile: ${what} must be a number, got ${describe(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) throw rangeError(`sendFile: ${what} must be a non-negative integer, got ${value}`);
+  return value;
+}
+
+function isFileHandle(file: unknown): file is FileHandle {
+  return typeof file === 'object' && file !== null && file.constructor?.name === 'FileHandle' && typeof (file as FileHandle).fd === 'number';
+}
+
+function checkFile(file: unknown): FileSource {
+  if (typeof file === 'string') {
+    if (file === '') throw typeError('sendFile: file path must not be empty', 'ERR_INVALID_ARG_VALUE');
+    return file;
+  }
+  if (typeof file === 'number') {
+    if (!Number.isInteger(file) || file < 0) throw rangeError(`sendFile: file fd must be a non-negative integer, got ${file}`);
+    return file;
+  }
+  if (isFileHandle(file)) {
+    if (file.fd < 0) throw typeError('sendFile: the FileHandle is closed', 'EBADF');
+    return file;
+  }
+  throw typeError(`sendFile: file must be a path, an fd or a FileHandle, got ${describe(file)}`);
+}
+
+function openFile(file: FileSource): Promise<OpenFile> {
+  return new Promise((resolve, reject) => {
+    const withSize = (fd: number, closeIt: () => void) =>
+      fstat(fd, (err, st) => {
+        if (err) {
+          closeIt();
+          return reject(err);
+        }
+        if (!st.isFile()) {
+          closeIt();
+          return reject(typeError('sendFile: file is not a regular file', 'ERR_INVALID_ARG_VALUE'));
+        }
+        resolve({ fd, size: st.size, close: closeIt });
+      });
+    if (typeof file === 'string') {
+      open(file, 'r', (err, fd) => (err ? reject(err) : withSize(fd, () => close(fd, () => {}))));
+    } else {
+      withSize(typeof file === 'number' ? file : file.fd, () => {});
+    }
+  });
+}
+
+export function sendFile(target: Target, file: string | number | FileHandle, options: SendFileOptions = {}): Promise<WriteResult> {
+  return new Promise<WriteResult>((resolve, reject) => {
+    const settler: Settler = { resolve, reject };
+    checkTarget(target, 'sendFile');
+    const source = checkFile(file);
+    checkOptions(options, 'sendFile');
+    const offset = checkCount(options.offset, 'options.offset') ?? 0;
+    const length = checkCount(options.length, 'options.length');
+    const signal = checkSignal(options.signal, 'sendFile');
+    if (signal?.aborted) throw abortError(signal);
+    const tx = transmitterFor(target, 'sendFile');
+    const job = new FileJob(0, settler, signal);
+    const opened = openFile(source);
+    enqueueWhenReady(tx, job, (t) => {
+      opened.then(
+        (f) => {
+          if (job.isSettled) return f.close();
+          job.cleanup = f.close;
+          const count = length ?? Math.max(0, f.size - offset);
+          if (offset + count > f.size) {
+            job.stop(rangeError(`sendFile: offset ${offset} + length ${count} is past the end of the file (${f.size} bytes)`));
+          } else {
+            job.prepared(f.fd, offset, count);
+          }
+          t.pump();
+        },
+        (err: AiotxError) => {
+          job.stop(err);
+          t.pump();
+        },
+      );
+    });
+    if (tx instanceof Promise) tx.catch(() => opened.then((f) => f.close(), () => {}));
+  });
+}

@@ -1,0 +1,24 @@
+// The backend interface: how a transmitter hands one segment to the kernel and learns when the
+// kernel let go of it. Every backend keeps per-socket state in a channel.
+import { constants } from 'node:os';
+import type { WriteJob } from './job.js';
+
+export type BackendName = 'uring' | 'msgzerocopy' | 'copy';
+
+export const EAGAIN = -constants.errno.EAGAIN;
+/** submit(): nothing can be submitted until release notifications are reaped. */
+export const WAIT_RELEASE = -0x10000;
+
+export interface Channel {
+  readonly name: BackendName;
+  /**
+   * Submits up to `length` bytes of `job` from `job.submitted`, recording them with
+   * job.accepted() and, when the kernel is done with them, job.released().
+   * Returns the bytes accepted, EAGAIN (socket buffer full), WAIT_RELEASE, or another -errno.
+   */
+  submit(job: WriteJob, length: number): number;
+  /** Collects release notifications; returns how many arrived, or a -errno. */
+  reap(): number;
+  /** Segments the kernel still holds. */
+  readonly unreleased: number;
+}

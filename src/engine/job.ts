@@ -1,0 +1,156 @@
+// A job: one aioWrite or sendFile call, the unit that settles (the seed's AIO job). Its bytes go
+// out as segments; it completes when every segment has been released by the kernel.
+import type { BackendName } from './backend.js';
+import type { ZeroCopyMode } from '../policy/zero-copy-policy.js';
+import { abortError, type AiotxError } from './errors.js';
+
+export interface WriteResult {
+  /** Bytes handed to the kernel (all of them, on success). */
+  bytes: number;
+  /** Bytes the kernel confirmed it sent without copying. */
+  zeroCopyBytes: number;
+  /** Bytes sent by copying: policy chose copy, or the kernel reported COPIED. */
+  copiedBytes: number;
+  /** Send calls it took. */
+  segments: number;
+  backend: BackendName;
+}
+
+
+export interface Settler {
+  resolve(result: WriteResult): void;
+  reject(err: Error): void;
+}
+
+export abstract class Job {
+  /** Bytes accepted by the kernel so far. */
+  submitted = 0;
+  /** Segments accepted by the kernel whose memory it still holds. */
+  unreleased = 0;
+  segments = 0;
+  zeroCopyBytes = 0;
+  copiedBytes = 0;
+  backend: BackendName = 'copy';
+  /** Set when no more segments will be submitted: everything was accepted, or it failed/aborted. */
+  private stopped: AiotxError | null = null;
+  private settled = false;
+  private readonly detachSignal: () => void;
+  /** False while the job's source is still being prepared (a file opening). */
+  ready = true;
+  /** Set by the transmitter that queues the job. */
+  onAbort: ((job: Job) => void) | null = null;
+
+  constructor(
+    public length: number,
+    private readonly settler: Settler,
+    readonly signal: AbortSignal | undefined,
+  ) {
+    const listener = () => this.onAbort?.(this);
+    signal?.addEventListener('abort', listener, { once: true });
+    this.detachSignal = () => signal?.removeEventListener('abort', listener);
+  }
+
+  get remaining(): number {
+    return this.length - this.submitted;
+  }
+
+  get started(): boolean {
+    return this.submitted > 0;
+  }
+
+  get isSettled(): boolean {
+    return this.settled;
+  }
+
+  /** The kernel accepted `bytes` of this job in one send call. */
+  accepted(bytes: number): void {
+    this.submitted += bytes;
+    this.segments++;
+    this.unreleased++;
+  }
+
+  /** The kernel let go of one segment of `bytes`; `copied` when it had to copy them. */
+  released(bytes: number, copied: boolean): void {
+    this.unreleased--;
+    if (copied) this.copiedBytes += bytes;
+    else this.zeroCopyBytes += bytes;
+    this.settleIfDone();
+  }
+
+  /** No more segments: the job rejects with `err` once the kernel released what it holds. */
+  stop(err: AiotxError): void {
+    this.stopped ??= err;
+    this.settleIfDone();
+  }
+
+  /** Rejects now, whatever the kernel holds: the socket is gone, so nothing more will be released. */
+  fail(err: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.finish();
+    this.settler.reject(err);
+  }
+
+  /** Every byte accepted, or stopped; either way nothing more will be submitted. */
+  get done(): boolean {
+    return this.stopped !== null || (this.ready && this.submitted === this.length);
+  }
+
+  abortReason(): AiotxError | null {
+    return this.signal?.aborted ? abortError(this.signal) : null;
+  }
+
+  /** Settles once done and the kernel holds no segment of it. */
+  settleIfDone(): void {
+    if (this.settled || this.unreleased > 0 || !this.done) return;
+    if (this.stopped) return this.fail(this.stopped);
+    this.settled = true;
+    this.finish();
+    this.settler.resolve({
+      bytes: this.submitted,
+      zeroCopyBytes: this.zeroCopyBytes,
+      copiedBytes: this.copiedBytes,
+      segments: this.segments,
+      backend: this.backend,
+    });
+  }
+
+  /** Runs once when the job settles either way. */
+  protected finish(): void {
+    this.detachSignal();
+  }
+}
+
+/** aioWrite: bytes from the caller's memory, which the job keeps alive until released. */
+export class WriteJob extends Job {
+  constructor(
+    readonly data: ArrayBufferView | ArrayBuffer,
+    readonly mode: ZeroCopyMode | undefined,
+    settler: Settler,
+    signal: AbortSignal | undefined,
+  ) {
+    super(data.byteLength, settler, signal);
+  }
+}
+
+/** sendFile: bytes from a file through sendfile(2). The file may still be opening (`ready` false). */
+export class FileJob extends Job {
+  fd = -1;
+  offset = 0;
+  override ready = false;
+  /** Closes a file the job opened itself; runs once when the job settles. */
+  cleanup: () => void = () => {};
+
+  /** The file is open and its range known. */
+  prepared(fd: number, offset: number, length: number): void {
+    this.fd = fd;
+    this.offset = offset;
+    this.length = length;
+    this.ready = true;
+  }
+
+  protected override finish(): void {
+    super.finish();
+    this.cleanup();
+  }
+}

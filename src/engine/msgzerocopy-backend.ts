@@ -1,0 +1,121 @@
+// The MSG_ZEROCOPY backend: send(2) with MSG_ZEROCOPY pins the caller's pages; the kernel later
+// posts one notification id per successful send call on the socket's error queue, as inclusive
+// ranges [lo, hi], flagged COPIED when it had to copy after all (always so on loopback).
+import { constants } from 'node:os';
+import { addon } from '../native/addon.js';
+import { WAIT_RELEASE, type Channel } from './backend.js';
+import type { WriteJob } from './job.js';
+
+const ENOBUFS = -constants.errno.ENOBUFS;
+const RECORDS = 64;
+const records = new Uint32Array(RECORDS * 3);
+
+interface Segment {
+  job: WriteJob;
+  bytes: number;
+}
+
+export class MsgZerocopyChannel implements Channel {
+  readonly name = 'msgzerocopy' as const;
+  /** Segments by the notification id the kernel gave their send call. */
+  private readonly ledger = new Map<number, Segment>();
+  private nextId = 0;
+  /**
+   * Ids count per socket from 0 and cannot be read back. When another user (or an earlier
+   * transmitter) already sent with MSG_ZEROCOPY, one segment goes out alone and its
+   * notification tells where the count stands.
+   */
+  private idKnown: boolean;
+  private unsynced: Segment | null = null;
+  /** ENOBUFS (optmem_max or RLIMIT_MEMLOCK reached) while segments are held: wait for releases. */
+  private starved = false;
+
+  private constructor(
+    private readonly fd: number,
+    freshSocket: boolean,
+    private readonly onNotification: (copied: boolean) => void,
+  ) {
+    this.idKnown = freshSocket;
+  }
+
+  /** Enables SO_ZEROCOPY; returns the channel or the -errno why this socket cannot have one. */
+  static open(fd: number, alreadyEnabled: boolean, onNotification: (copied: boolean) => void): MsgZerocopyChannel | number {
+    if (!alreadyEnabled) {
+      const r = addon.enableZerocopy(fd);
+      if (r < 0) return r;
+    }
+    return new MsgZerocopyChannel(fd, !alreadyEnabled, onNotification);
+  }
+
+  get unreleased(): number {
+    return this.ledger.size + (this.unsynced ? 1 : 0);
+  }
+
+  submit(job: WriteJob, length: number): number {
+    if (this.starved || this.unsynced) return WAIT_RELEASE;
+    const n = addon.send(this.fd, job.data, job.submitted, length, true);
+    if (n === ENOBUFS) {
+      if (this.unreleased > 0) {
+        this.starved = true;
+        return WAIT_RELEASE;
+      }
+      return this.submitCopy(job, length);
+    }
+    if (n > 0) {
+      job.accepted(n);
+      const segment = { job, bytes: n };
+      if (this.idKnown) {
+        this.ledger.set(this.nextId, segment);
+        this.nextId = (this.nextId + 1) >>> 0;
+      } else {
+        this.unsynced = segment;
+      }
+    }
+    return n;
+  }
+
+  /** Nothing held that could free pinned memory: this segment is copied instead of lost. */
+  private submitCopy(job: WriteJob, length: number): number {
+    const n = addon.send(this.fd, job.data, job.submitted, length, false);
+    if (n > 0) {
+      job.accepted(n);
+      job.released(n, true);
+    }
+    return n;
+  }
+
+  reap(): number {
+    let total = 0;
+    for (;;) {
+      const count = addon.drainZerocopy(this.fd, records);
+      if (count < 0) return count;
+      for (let i = 0; i < count; i++) {
+        this.releaseRange(records[i * 3]!, records[i * 3 + 1]!, records[i * 3 + 2] === 1);
+      }
+      total += count;
+      if (count < RECORDS) break;
+    }
+    if (total > 0) this.starved = false;
+    return total;
+  }
+
+  private releaseRange(lo: number, hi: number, copied: boolean): void {
+    this.onNotification(copied);
+    if (!this.idKnown) {
+      this.idKnown = true;
+      this.nextId = (hi + 1) >>> 0;
+      const segment = this.unsynced;
+      this.unsynced = null;
+      segment?.job.released(segment.bytes, copied);
+      return;
+    }
+    for (let id = lo; ; id = (id + 1) >>> 0) {
+      const segment = this.ledger.get(id);
+      if (segment) {
+        this.ledger.delete(id);
+        segment.job.released(segment.bytes, copied);
+      }
+      if (id === hi) break;
+    }
+  }
+}

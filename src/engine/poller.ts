@@ -1,0 +1,48 @@
+// One readiness poller for all transmitters (native/poller.c): edge-triggered writability and
+// error-queue arrivals, dispatched by fd. It holds the event loop open only while jobs are pending.
+import { addon } from '../native/addon.js';
+
+export interface Watcher {
+  /** `events` are epoll bits (EPOLLOUT, EPOLLERR, EPOLLHUP...). */
+  onReady(events: number): void;
+  /** The fd now belongs to another socket: the watcher's own socket was closed under it. */
+  onFdReused(): void;
+}
+
+let events: Int32Array | null = null;
+const watchers = new Map<number, Watcher>();
+const active = new Set<Watcher>();
+
+function dispatch(count: number): void {
+  const ev = events!;
+  for (let i = 0; i < count; i++) watchers.get(ev[2 * i]!)?.onReady(ev[2 * i + 1]!);
+}
+
+/** Starts watching `fd` for `watcher`; returns 0 or a -errno. */
+export function watch(fd: number, watcher: Watcher): number {
+  events ??= addon.pollerStart(dispatch);
+  const previous = watchers.get(fd);
+  if (previous && previous !== watcher) {
+    watchers.delete(fd);
+    previous.onFdReused();
+  }
+  const r = addon.watch(fd);
+  if (r < 0 && r !== -17 /* EEXIST: same socket, watched already */) return r;
+  watchers.set(fd, watcher);
+  return 0;
+}
+
+export function unwatch(fd: number, watcher: Watcher): void {
+  setActive(watcher, false);
+  if (watchers.get(fd) !== watcher) return;
+  watchers.delete(fd);
+  addon.unwatch(fd); // EBADF/ENOENT once the fd is closed: the kernel dropped it already
+}
+
+/** A watcher with pending jobs keeps the process alive. */
+export function setActive(watcher: Watcher, on: boolean): void {
+  const before = active.size;
+  if (on) active.add(watcher);
+  else active.delete(watcher);
+  if (events !== null && (before === 0) !== (active.size === 0)) addon.pollerRef(active.size > 0);
+}

@@ -1,0 +1,59 @@
+// The C addon (native/), loaded once and typed. Only src/engine and src/policy import this.
+import { createRequire } from 'node:module';
+
+export interface SocketInfo {
+  dev: number;
+  ino: number;
+  type: number; // SOCK_STREAM = 1, SOCK_DGRAM = 2
+  domain: number; // AF_INET = 2, AF_INET6 = 10, AF_UNIX = 1
+  listening: boolean;
+  zerocopy: boolean; // SO_ZEROCOPY already set on this socket
+  connected: boolean;
+  nonblocking: boolean;
+}
+
+export interface NetdevFeatures {
+  sg: boolean;
+  txcsum: boolean;
+  tso: boolean;
+}
+
+/** Functions return a count/0 on success or a negative errno, except where they throw on bad arguments. */
+export interface Addon {
+  send(fd: number, data: ArrayBufferView | ArrayBuffer, offset: number, length: number, zerocopy: boolean): number;
+  sendfile(sockfd: number, filefd: number, offset: number, count: number): number;
+  drainZerocopy(fd: number, out: Uint32Array): number;
+  socketInfo(fd: number): SocketInfo | number;
+  addresses(fd: number): { local: string; remote: string } | number;
+  enableZerocopy(fd: number): number;
+  setNonblocking(fd: number): number;
+  isDetached(data: ArrayBufferView | ArrayBuffer): boolean;
+  dup(fd: number): number;
+  close(fd: number): number;
+  pollerStart(onReady: (count: number) => void): Int32Array;
+  watch(fd: number): number;
+  unwatch(fd: number): number;
+  pollerRef(on: boolean): void;
+  netdevFeatures(name: string): NetdevFeatures | number;
+  memlock(): { soft: number; hard: number } | number;
+  probeZerocopy(): number;
+  probeUring(): number;
+}
+
+const require = createRequire(import.meta.url);
+
+function load(): Addon {
+  // dist/src/native/addon.js -> ../../../build/Release
+  const candidates = ['../../../build/Release/aiotx.node', '../../../build/Debug/aiotx.node'];
+  let firstError: unknown;
+  for (const path of candidates) {
+    try {
+      return require(path) as Addon;
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  throw new Error(`aiotx: native addon not built (run npm install): ${String(firstError)}`);
+}
+
+export const addon: Addon = load();
