@@ -1,0 +1,92 @@
+// Real sockets on loopback for the tests, and a receiver that hashes what arrives.
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+export interface Pair {
+  client: Socket;
+  server: Socket;
+  close(): Promise<void>;
+}
+
+/** A connected TCP pair on 127.0.0.1; `close` destroys both ends and the listener. */
+export async function tcpPair(): Promise<Pair> {
+  const listener: Server = createServer();
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const { port } = listener.address() as { port: number };
+  const accepted = once(listener, 'connection') as Promise<[Socket]>;
+  const client = connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  const [server] = await accepted;
+  client.on('error', () => {});
+  server.on('error', () => {});
+  return {
+    client,
+    server,
+    async close() {
+      client.destroy();
+      server.destroy();
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+    },
+  };
+}
+
+export interface Received {
+  bytes: number;
+  sha256: string;
+}
+
+/** Reads `socket` to its end, hashing every byte. */
+export function receiveAll(socket: Socket): Promise<Received> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  socket.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    bytes += chunk.length;
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
+    socket.once('error', reject);
+  });
+}
+
+/** Hash of what the sender meant to send, in order. */
+export class Expected {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+
+  add(chunk: Uint8Array): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+  }
+
+  digest(): Received {
+    return { bytes: this.bytes, sha256: this.hash.digest('hex') };
+  }
+}
+
+/** Random bytes, cheap for large sizes (pattern seeded per call). */
+export function randomBytes(size: number): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  let x = (Math.random() * 0xffffffff) >>> 0 || 1;
+  for (let i = 0; i + 4 <= size; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    buf.writeUInt32LE(x >>> 0, i);
+  }
+  for (let i = size & ~3; i < size; i++) buf[i] = i & 0xff;
+  return buf;
+}
+
+/** True if `promise` is still pending after the event loop has had `ms` to settle it. */
+export async function stillPending(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setTimeout(r, ms));
+  return !settled;
+}

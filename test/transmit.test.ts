@@ -1,0 +1,182 @@
+// The transmit engine's behaviour, the same suite for every backend: bytes, order, splitting,
+// release, errors. Loopback TCP, real sockets, every stream hashed end to end.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { aioWrite, type WriteResult } from '../src/index.js';
+import { backendCases } from './helpers/backends.js';
+import { Expected, randomBytes, receiveAll, stillPending, tcpPair } from './helpers/sockets.js';
+
+function fdOf(socket: object): number {
+  return (socket as { _handle: { fd: number } })._handle.fd;
+}
+
+function checkResult(r: WriteResult, size: number, backend: string): void {
+  assert.equal(r.bytes, size);
+  assert.equal(r.backend, backend);
+  assert.equal(r.zeroCopyBytes + r.copiedBytes, size, 'every byte accounted as released');
+  if (size > 0) assert.ok(r.segments >= 1);
+}
+
+/** Sizes from 0 to several MiB, mostly small, some larger than any socket buffer. */
+function randomSize(): number {
+  const p = Math.random();
+  if (p < 0.01) return 0;
+  if (p < 0.7) return 1 + Math.floor(Math.random() * 65536);
+  if (p < 0.96) return 65536 + Math.floor(Math.random() * 458752);
+  return 1048576 + Math.floor(Math.random() * 5 * 1048576);
+}
+
+for (const { backend, zeroCopy, skip } of backendCases) {
+  describe(`transmit on the ${backend} backend`, { skip }, () => {
+    it('sends the exact bytes and accounts every byte', async () => {
+      const pair = await tcpPair();
+      const received = receiveAll(pair.server);
+      const data = randomBytes(1 << 20);
+      const r = await aioWrite(pair.client, data, { zeroCopy });
+      checkResult(r, data.length, backend);
+      // Loopback delivery always copies; the kernel says so per notification.
+      if (backend !== 'copy') assert.equal(r.copiedBytes, data.length);
+      pair.client.end();
+      const expected = new Expected();
+      expected.add(data);
+      assert.deepEqual(await received, expected.digest());
+      await pair.close();
+    });
+
+    it('splits a job larger than the socket buffer and resubmits short sends', async () => {
+      const pair = await tcpPair();
+      const received = receiveAll(pair.server);
+      const data = randomBytes(48 << 20);
+      const r = await aioWrite(pair.client, data, { zeroCopy });
+      checkResult(r, data.length, backend);
+      assert.ok(r.segments > 1, `48 MiB took ${r.segments} send call(s)`);
+      pair.client.end();
+      const expected = new Expected();
+      expected.add(data);
+      assert.deepEqual(await received, expected.digest());
+      await pair.close();
+    });
+
+    it('keeps call order across thousands of jobs of random sizes, all in flight', async () => {
+      const pair = await tcpPair();
+      const received = receiveAll(pair.server);
+      const expected = new Expected();
+      const jobs: Promise<void>[] = [];
+      for (let i = 0; i < 2000; i++) {
+        const data = randomBytes(randomSize());
+        expected.add(data);
+        jobs.push(aioWrite(pair.client, data, { zeroCopy }).then((r) => checkResult(r, data.length, data.length ? backend : 'copy')));
+      }
+      await Promise.all(jobs);
+      pair.client.end();
+      assert.deepEqual(await received, expected.digest());
+      await pair.close();
+    });
+
+    it("waits for the socket's own pending writes before its first segment", async () => {
+      const pair = await tcpPair();
+      const received = receiveAll(pair.server);
+      const expected = new Expected();
+      const first = randomBytes(8 << 20);
+      const second = randomBytes(3 << 20);
+      const third = Buffer.from('tail written by Node after aioWrite was called');
+      expected.add(first);
+      expected.add(second);
+      pair.client.write(first);
+      const job = aioWrite(pair.client, second, { zeroCopy });
+      checkResult(await job, second.length, backend);
+      pair.client.write(third);
+      expected.add(third);
+      pair.client.end();
+      assert.deepEqual(await received, expected.digest());
+      await pair.close();
+    });
+
+    it('writes to a raw connected fd', async () => {
+      const pair = await tcpPair();
+      const received = receiveAll(pair.server);
+      const data = randomBytes(5 << 20);
+      checkResult(await aioWrite(fdOf(pair.client), data, { zeroCopy }), data.length, backend);
+      pair.client.end();
+      const expected = new Expected();
+      expected.add(data);
+      assert.deepEqual(await received, expected.digest());
+      await pair.close();
+    });
+
+    it('settles only once the kernel released the buffer: pending while the receiver stops reading', async () => {
+      const pair = await tcpPair();
+      pair.server.pause();
+      const data = randomBytes(32 << 20);
+      const job = aioWrite(pair.client, data, { zeroCopy });
+      assert.equal(await stillPending(job, 300), true, 'a 32 MiB job cannot be released while nobody reads');
+      const received = receiveAll(pair.server);
+      pair.server.resume();
+      checkResult(await job, data.length, backend);
+      pair.client.end();
+      const expected = new Expected();
+      expected.add(data);
+      assert.deepEqual(await received, expected.digest());
+      await pair.close();
+    });
+
+    it('rejects with ECONNRESET or EPIPE when the peer resets, without a crash', async () => {
+      const pair = await tcpPair();
+      pair.server.pause();
+      const job = aioWrite(pair.client, randomBytes(32 << 20), { zeroCopy });
+      await stillPending(job, 100);
+      pair.server.resetAndDestroy();
+      await assert.rejects(job, (err: NodeJS.ErrnoException) => ['ECONNRESET', 'EPIPE'].includes(err.code ?? ''));
+      await pair.close();
+    });
+
+    it('settles every job when the socket is destroyed with jobs in flight', async () => {
+      const pair = await tcpPair();
+      pair.server.pause();
+      const jobs = Array.from({ length: 8 }, () => aioWrite(pair.client, randomBytes(8 << 20), { zeroCopy }));
+      await stillPending(jobs[0]!, 100);
+      pair.client.destroy();
+      const results = await Promise.allSettled(jobs);
+      for (const r of results) {
+        assert.equal(r.status, 'rejected');
+        assert.equal((r.reason as NodeJS.ErrnoException).code, 'ERR_SOCKET_CLOSED');
+      }
+      await pair.close();
+    });
+
+    it('honours an AbortSignal: a queued job is dropped without sending a byte', async () => {
+      const pair = await tcpPair();
+      pair.server.pause();
+      const first = randomBytes(32 << 20);
+      const job1 = aioWrite(pair.client, first, { zeroCopy });
+      const controller = new AbortController();
+      const job2 = aioWrite(pair.client, randomBytes(1 << 20), { zeroCopy, signal: controller.signal });
+      await stillPending(job1, 100);
+      controller.abort();
+      await assert.rejects(job2, { name: 'AbortError', code: 'ABORT_ERR' });
+      await assert.rejects(aioWrite(pair.client, Buffer.alloc(1), { zeroCopy, signal: controller.signal }), { name: 'AbortError' });
+      const received = receiveAll(pair.server);
+      pair.server.resume();
+      checkResult(await job1, first.length, backend);
+      pair.client.end();
+      const expected = new Expected();
+      expected.add(first);
+      assert.deepEqual(await received, expected.digest());
+      await pair.close();
+    });
+
+    it('stops a started job on abort and keeps the socket usable', async () => {
+      const pair = await tcpPair();
+      pair.server.pause();
+      const controller = new AbortController();
+      const job = aioWrite(pair.client, randomBytes(64 << 20), { zeroCopy, signal: controller.signal });
+      await stillPending(job, 100);
+      controller.abort();
+      const next = aioWrite(pair.client, Buffer.from('after the abort'), { zeroCopy });
+      pair.server.resume();
+      await assert.rejects(job, { name: 'AbortError' });
+      assert.equal((await next).bytes, 15);
+      await pair.close();
+    });
+  });
+}
