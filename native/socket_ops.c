@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -133,6 +135,36 @@ static napi_value js_socket_info(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* socketKey(fd) -> "dev:ino" of the socket behind fd (one fstat), or -errno (-ENOTSOCK). */
+static napi_value js_socket_key(napi_env env, napi_callback_info info) {
+  napi_value argv[1], key;
+  int fd;
+  struct stat st;
+  char buf[48];
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  if (fstat(fd, &st) < 0) return ax_int(env, -errno);
+  if (!S_ISSOCK(st.st_mode)) return ax_int(env, -ENOTSOCK);
+  snprintf(buf, sizeof buf, "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+  napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &key);
+  return key;
+}
+
+/* pushPending(fd) -> 0 or -errno. Zero-copy jobs settle on the peer's ACK; a sub-MSS tail held
+ * back by Nagle would wait for the previous ACK (and a delayed one). Switching TCP_NODELAY on
+ * pushes pending frames; it is switched back off unless the caller had it on. */
+static napi_value js_push_pending(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd, on = 0, one = 1, zero = 0;
+  socklen_t len = sizeof on;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) < 0) return ax_int(env, -errno);
+  if (on) return ax_int(env, 0);
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &zero, sizeof zero) < 0)
+    return ax_int(env, -errno);
+  return ax_int(env, 0);
+}
+
 static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t n) {
   buf[0] = 0;
   if (ss->ss_family == AF_INET)
@@ -217,5 +249,7 @@ void ax_init_socket_ops(napi_env env, napi_value exports) {
   ax_export(env, exports, "setNonblocking", js_set_nonblocking);
   ax_export(env, exports, "isDetached", js_is_detached);
   ax_export(env, exports, "dup", js_dup);
+  ax_export(env, exports, "socketKey", js_socket_key);
+  ax_export(env, exports, "pushPending", js_push_pending);
   ax_export(env, exports, "close", js_close);
 }

@@ -18,6 +18,8 @@ const AF_UNIX = 1;
 const ENOTSOCK = -constants.errno.ENOTSOCK;
 
 const transmitters = new Map<string, Transmitter>();
+/** A net.Socket's fd never changes: its transmitter is found without a syscall. */
+const bySocket = new WeakMap<Socket, Transmitter>();
 const connecting = new WeakMap<Socket, Promise<void>>();
 
 /** Throws for a target that can never be a socket; fd validity is checked at adoption. */
@@ -54,20 +56,24 @@ export function transmitterFor(target: Target, api: string): Transmitter | Promi
 
 function adoptSocket(socket: Socket, api: string): Transmitter {
   if (socket.destroyed) throw closedError(socket);
+  const known = bySocket.get(socket);
+  if (known && !known.closed) return known;
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw typeError(`${api}: this net.Socket has no file descriptor (not a TCP or pipe socket?)`, 'ERR_INVALID_ARG_VALUE');
   const info = inspect(fd, api);
   const existing = transmitters.get(keyOf(info));
   if (existing) return existing;
   const t = create(fd, info, { socket, ownsFd: false, zerocopyWasEnabled: info.zerocopy }, api);
+  bySocket.set(socket, t);
   socket.once('close', () => t.close(closedError(socket)));
   return t;
 }
 
 function adoptFd(fd: number, api: string): Transmitter {
-  const info = inspect(fd, api);
-  const existing = transmitters.get(keyOf(info));
+  const key = addon.socketKey(fd);
+  const existing = typeof key === 'string' ? transmitters.get(key) : undefined;
   if (existing) return existing;
+  const info = inspect(fd, api);
   const dup = addon.dup(fd);
   if (dup < 0) throw errnoError(dup, 'dup', api);
   try {
@@ -92,7 +98,7 @@ function keyOf(info: SocketInfo): string {
   return `${info.dev}:${info.ino}`;
 }
 
-function factsOf(fd: number, info: SocketInfo): Omit<SocketFacts, 'demoted'> {
+function factsOf(fd: number, info: SocketInfo): SocketFacts {
   if (info.domain === AF_UNIX) return { interface: null, features: null, peerLocal: true };
   const addrs = addon.addresses(fd);
   if (typeof addrs === 'number') return { interface: null, features: null, peerLocal: false };

@@ -39,13 +39,15 @@ export class Transmitter implements poller.Watcher {
   private zerocopy: MsgZerocopyChannel | number | undefined;
   private readonly demotion = new Demotion();
   private waitingForNode = false;
+  /** A zero-copy segment went out since the last push of pending frames. */
+  private zeroCopyTail = false;
   private failure: AiotxError | null = null;
   private retireTimer: NodeJS.Immediate | null = null;
 
   constructor(
     readonly fd: number,
     readonly key: string,
-    private readonly facts: Omit<SocketFacts, 'demoted'>,
+    private readonly facts: SocketFacts,
     private readonly origin: Origin,
     private readonly onRetire: (t: Transmitter) => void,
   ) {
@@ -124,14 +126,17 @@ export class Transmitter implements poller.Watcher {
       }
       return this.close(errnoError(r, job instanceof FileJob ? 'sendfile' : 'send', job instanceof FileJob ? 'sendFile' : 'aioWrite'));
     }
+    if (this.zeroCopyTail && this.queue.length === 0) {
+      this.zeroCopyTail = false;
+      addon.pushPending(this.fd);
+    }
     this.reap();
     this.updateActivity();
   }
 
   private channelFor(job: WriteJob): Channel {
     if (job.started) return job.backend === 'msgzerocopy' ? (this.zerocopy as MsgZerocopyChannel) : this.copy;
-    const decision = decide(job.mode, { ...this.facts, demoted: this.demotion.demoted }, job.length);
-    if (decision.zeroCopy) {
+    if (decide(job.mode, this.facts, this.demotion.demoted, job.length).zeroCopy) {
       this.zerocopy ??= MsgZerocopyChannel.open(this.fd, this.origin.zerocopyWasEnabled, (copied) => this.demotion.note(copied));
       if (typeof this.zerocopy !== 'number') {
         job.backend = 'msgzerocopy';
@@ -143,7 +148,10 @@ export class Transmitter implements poller.Watcher {
   }
 
   private submitWrite(job: WriteJob): number {
-    return this.channelFor(job).submit(job, job.remaining);
+    const channel = this.channelFor(job);
+    const n = channel.submit(job, job.remaining);
+    if (n > 0 && channel !== this.copy) this.zeroCopyTail = true;
+    return n;
   }
 
   private submitFile(job: FileJob): number {

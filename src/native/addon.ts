@@ -24,6 +24,9 @@ export interface Addon {
   sendfile(sockfd: number, filefd: number, offset: number, count: number): number;
   drainZerocopy(fd: number, out: Uint32Array): number;
   socketInfo(fd: number): SocketInfo | number;
+  /** "dev:ino" identifying the kernel socket, with one fstat. */
+  socketKey(fd: number): string | number;
+  pushPending(fd: number): number;
   addresses(fd: number): { local: string; remote: string } | number;
   enableZerocopy(fd: number): number;
   setNonblocking(fd: number): number;

@@ -111,8 +111,6 @@ export interface SocketFacts {
   features: NetdevFeatures | null;
   /** The peer is on this machine (loopback, a local address, a Unix socket): the kernel copies anyway. */
   peerLocal: boolean;
-  /** The kernel kept reporting COPIED for this socket's zero-copy sends. */
-  demoted: boolean;
 }
 
 export interface Decision {
@@ -120,8 +118,8 @@ export interface Decision {
   reason: string;
 }
 
-/** Zero-copy or copy for one write of `length` bytes. */
-export function decide(requested: ZeroCopyMode | undefined, facts: SocketFacts, length: number): Decision {
+/** Zero-copy or copy for one write of `length` bytes; `demoted`: the kernel kept copying on this socket. */
+export function decide(requested: ZeroCopyMode | undefined, facts: SocketFacts, demoted: boolean, length: number): Decision {
   const s = current();
   const mode = requested ?? (facts.interface !== null ? s.interfaces.get(facts.interface) : undefined) ?? s.global;
   if (mode === 'off') return { zeroCopy: false, reason: 'zero-copy is off' };
@@ -131,7 +129,7 @@ export function decide(requested: ZeroCopyMode | undefined, facts: SocketFacts, 
   if (!facts.features?.sg || !facts.features.txcsum) {
     return { zeroCopy: false, reason: 'egress interface lacks scatter-gather or TX checksum offload' };
   }
-  if (facts.demoted) return { zeroCopy: false, reason: 'the kernel kept copying on this socket' };
+  if (demoted) return { zeroCopy: false, reason: 'the kernel kept copying on this socket' };
   return { zeroCopy: true, reason: 'auto: large write, capable interface, remote peer' };
 }
 
