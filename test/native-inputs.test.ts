@@ -1,0 +1,61 @@
+// The addon's entry points given junk from JavaScript: each throws a TypeError/RangeError or
+// returns a number (a -errno), never crashes. Run under scripts/asan-test.sh for memory checks.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { addon } from '../src/native/addon.js';
+
+const junk: unknown[][] = [
+  [],
+  [null],
+  [undefined],
+  ['7'],
+  [1.5],
+  [-1],
+  [2 ** 31],
+  [1e300],
+  [NaN],
+  [{}],
+  [999999, new Uint8Array(4), 0, 4, false],
+  [999999, new Uint8Array(4), 3, 9, false],
+  [999999, new Uint8Array(4), 2 ** 53, 1, false],
+  [999999, 'text', 0, 1, false],
+  [999999, new Uint8Array(4), 0, 1, 'yes'],
+  [999999, new Uint16Array(6)],
+  [999999, new Uint8Array(6)],
+  [999999, 999999, 0, 10],
+  [999999, 999999, -5, 10],
+  ['x'.repeat(64)],
+  [''],
+  [Symbol('s')],
+];
+
+// Functions whose side effects on real fds would harm the test process itself.
+const skip = new Set(['close', 'pollerStart']);
+
+describe('native entry points', () => {
+  for (const name of Object.keys(addon).filter((n) => !skip.has(n))) {
+    it(`${name} refuses junk without crashing`, () => {
+      const fn = (addon as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
+      for (const args of junk) {
+        try {
+          const r = fn(...args);
+          assert.ok(r === undefined || typeof r === 'number' || typeof r === 'boolean' || typeof r === 'object' || typeof r === 'string', `${name} returned ${typeof r}`);
+        } catch (err) {
+          assert.ok(err instanceof TypeError || err instanceof RangeError || (err as { code?: string }).code === 'ERR_AIOTX_POLLER', `${name}(${args.map(String).join(', ')}) threw ${String(err)}`);
+        }
+      }
+    });
+  }
+
+  it('close refuses junk without closing anything', () => {
+    for (const args of [[], ['3'], [-1], [1.5], [null]]) {
+      assert.throws(() => (addon.close as (...a: unknown[]) => number)(...args), (e: Error) => e instanceof TypeError || e instanceof RangeError);
+    }
+    assert.equal(addon.close(999999), -9, 'EBADF as -errno');
+  });
+
+  it('send refuses ranges outside the buffer with EFAULT', () => {
+    assert.equal(addon.send(0, new Uint8Array(4), 3, 2, false), -14);
+    assert.equal(addon.send(0, new Uint8Array(4), 5, 0, false), -14);
+  });
+});
