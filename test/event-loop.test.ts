@@ -21,18 +21,24 @@ function runChild(script: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: 
 
 describe('event loop', () => {
   for (const { backend, zeroCopy, skip } of backendCases) {
-    it(`does not spin while a ${backend} job waits on a stalled receiver`, { skip }, async () => {
+    it(`does not spin while a ${backend} job waits on a stalled receiver, nor once it is idle`, { skip }, async () => {
       const pair = await tcpPair();
       pair.server.pause();
       const job = aioWrite(pair.client, randomBytes(64 << 20), { zeroCopy });
       await stillPending(job, 100);
       // Event-loop utilisation is near 1 for a spinning loop and near 0 for an idle one.
-      const start = performance.eventLoopUtilization();
+      let start = performance.eventLoopUtilization();
       await stillPending(job, 500);
-      const elu = performance.eventLoopUtilization(start).utilization;
-      assert.ok(elu < 0.5, `event loop utilisation ${elu.toFixed(3)} while waiting`);
+      const waiting = performance.eventLoopUtilization(start).utilization;
+      assert.ok(waiting < 0.5, `event loop utilisation ${waiting.toFixed(3)} while waiting`);
       pair.server.resume();
       await job;
+      await aioWrite(pair.client, randomBytes(1 << 20), { zeroCopy });
+      // Idle, writable, notifications drained: nothing should wake the loop.
+      start = performance.eventLoopUtilization();
+      await new Promise((r) => setTimeout(r, 500));
+      const idle = performance.eventLoopUtilization(start).utilization;
+      assert.ok(idle < 0.5, `event loop utilisation ${idle.toFixed(3)} while idle`);
       await pair.close();
     });
   }

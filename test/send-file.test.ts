@@ -1,7 +1,7 @@
 // sendFile: byte-exact ranges from paths, fds and FileHandles, ordered with aioWrite jobs, and
 // the thousands-of-jobs mix of zero-copy on/off and sendFile on one socket.
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +95,19 @@ describe('sendFile', () => {
     await stillPending(job, 100);
     pair.server.resetAndDestroy();
     await assert.rejects(job, (err: NodeJS.ErrnoException) => ['ECONNRESET', 'EPIPE'].includes(err.code ?? ''));
+    await pair.close();
+  });
+
+  it('rejects when the file shrinks under a pending job', async () => {
+    const shrinking = join(dir, 'shrinking.bin');
+    writeFileSync(shrinking, content);
+    const pair = await tcpPair();
+    pair.server.pause();
+    const job = sendFile(pair.client, shrinking);
+    await stillPending(job, 100);
+    truncateSync(shrinking, 12 << 20);
+    pair.server.resume();
+    await assert.rejects(job, { code: 'ERR_AIOTX_FILE_TRUNCATED' });
     await pair.close();
   });
 

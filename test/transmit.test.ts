@@ -165,6 +165,26 @@ for (const { backend, zeroCopy, skip } of backendCases) {
       await pair.close();
     });
 
+    it('rejects a job whose buffer is detached before it starts, and sends nothing of it', async () => {
+      const pair = await tcpPair();
+      pair.server.pause();
+      const first = randomBytes(32 << 20);
+      const job1 = aioWrite(pair.client, first, { zeroCopy });
+      const moved = new ArrayBuffer(1 << 20);
+      const job2 = aioWrite(pair.client, moved, { zeroCopy });
+      await stillPending(job1, 100);
+      structuredClone(moved, { transfer: [moved] });
+      const received = receiveAll(pair.server);
+      pair.server.resume();
+      await assert.rejects(job2, { code: 'ERR_AIOTX_DETACHED' });
+      checkResult(await job1, first.length, backend);
+      pair.client.end();
+      const expected = new Expected();
+      expected.add(first);
+      assert.deepEqual(await received, expected.digest());
+      await pair.close();
+    });
+
     it('stops a started job on abort and keeps the socket usable', async () => {
       const pair = await tcpPair();
       pair.server.pause();
