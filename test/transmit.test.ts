@@ -104,6 +104,24 @@ for (const { backend, zeroCopy, skip } of backendCases) {
       await pair.close();
     });
 
+    it('keeps working when a raw fd is adopted again after its transmitter retired', async () => {
+      const pair = await tcpPair();
+      const received = receiveAll(pair.server);
+      const expected = new Expected();
+      for (let round = 0; round < 3; round++) {
+        const batch = Array.from({ length: 20 }, () => randomBytes(1 + Math.floor(Math.random() * 300000)));
+        for (const b of batch) expected.add(b);
+        const results = await Promise.all(batch.map((b) => aioWrite(fdOf(pair.client), b, { zeroCopy })));
+        results.forEach((r, i) => checkResult(r, batch[i]!.length, backend));
+        // Idle: the duplicate fd is closed and the next round starts over (MSG_ZEROCOPY ids resync).
+        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setImmediate(r));
+      }
+      pair.client.end();
+      assert.deepEqual(await received, expected.digest());
+      await pair.close();
+    });
+
     it('settles only once the kernel released the buffer: pending while the receiver stops reading', async () => {
       const pair = await tcpPair();
       pair.server.pause();
