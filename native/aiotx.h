@@ -11,7 +11,6 @@
 /* Argument helpers (args.c). Each returns false after throwing a JS exception. */
 bool ax_get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv);
 bool ax_get_fd(napi_env env, napi_value v, int *fd);
-bool ax_get_int32(napi_env env, napi_value v, const char *what, int32_t *out);
 bool ax_get_safe_int(napi_env env, napi_value v, const char *what, int64_t *out);
 bool ax_get_bool(napi_env env, napi_value v, const char *what, bool *out);
 /* Bytes behind an ArrayBufferView or ArrayBuffer; detached memory yields len 0 and *detached. */

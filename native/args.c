@@ -12,45 +12,31 @@ bool ax_get_args(napi_env env, napi_callback_info info, size_t want, napi_value 
   return true;
 }
 
-bool ax_get_int32(napi_env env, napi_value v, const char *what, int32_t *out) {
+/* An integral number in [min, max]: TypeError for a non-number, RangeError otherwise. */
+static bool get_integer(napi_env env, napi_value v, const char *what, double min, double max, double *out) {
   napi_valuetype t;
-  double d;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
     return false;
   }
-  napi_get_value_double(env, v, &d);
-  if (!(d >= INT32_MIN && d <= INT32_MAX) || d != floor(d)) {
+  napi_get_value_double(env, v, out);
+  if (!(*out >= min && *out <= max) || *out != floor(*out)) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
     return false;
   }
-  *out = (int32_t)d;
   return true;
 }
 
 bool ax_get_fd(napi_env env, napi_value v, int *fd) {
-  int32_t n;
-  if (!ax_get_int32(env, v, "fd must be an integer", &n)) return false;
-  if (n < 0) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "fd must be >= 0");
-    return false;
-  }
-  *fd = n;
+  double d;
+  if (!get_integer(env, v, "fd must be an integer from 0 to 2^31-1", 0, INT32_MAX, &d)) return false;
+  *fd = (int)d;
   return true;
 }
 
 bool ax_get_safe_int(napi_env env, napi_value v, const char *what, int64_t *out) {
-  napi_valuetype t;
   double d;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
-    return false;
-  }
-  napi_get_value_double(env, v, &d);
-  if (!(d >= 0 && d <= 9007199254740991.0) || d != floor(d)) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
-    return false;
-  }
+  if (!get_integer(env, v, what, 0, 9007199254740991.0, &d)) return false;
   *out = (int64_t)d;
   return true;
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { aioWrite, sendFile, type ZeroCopyMode } from '../src/index.js';
 import { backendCases } from './helpers/backends.js';
-import { Expected, randomBytes, receiveAll, stillPending, tcpPair } from './helpers/sockets.js';
+import { endAndCompare, Expected, randomBytes, receiveAll, stillPending, tcpPair } from './helpers/sockets.js';
 
 describe('sendFile', () => {
   let dir = '';
@@ -30,11 +30,7 @@ describe('sendFile', () => {
     assert.equal(r.bytes, content.length);
     assert.equal(r.copiedBytes, content.length);
     assert.equal(r.backend, 'copy');
-    pair.client.end();
-    const expected = new Expected();
-    expected.add(content);
-    assert.deepEqual(await received, expected.digest());
-    await pair.close();
+    await endAndCompare(pair, received, new Expected(content));
   });
 
   it('honours offset and length, from an fd and a FileHandle', async () => {
@@ -51,12 +47,7 @@ describe('sendFile', () => {
       closeSync(fd);
       await handle.close();
     }
-    pair.client.end();
-    const expected = new Expected();
-    expected.add(content.subarray(1000, 1000 + (5 << 20)));
-    expected.add(content.subarray(content.length - 777));
-    assert.deepEqual(await received, expected.digest());
-    await pair.close();
+    await endAndCompare(pair, received, new Expected(content.subarray(1000, 1000 + (5 << 20)), content.subarray(content.length - 777)));
   });
 
   it('is ordered with aioWrite: header, body, trailer', async () => {
@@ -66,13 +57,7 @@ describe('sendFile', () => {
     const trailer = randomBytes(100_000);
     const jobs = [aioWrite(pair.client, header), sendFile(pair.client, path), aioWrite(pair.client, trailer, { zeroCopy: 'on' })];
     await Promise.all(jobs);
-    pair.client.end();
-    const expected = new Expected();
-    expected.add(header);
-    expected.add(content);
-    expected.add(trailer);
-    assert.deepEqual(await received, expected.digest());
-    await pair.close();
+    await endAndCompare(pair, received, new Expected(header, content, trailer));
   });
 
   it('stays pending while the receiver stops reading, then completes', async () => {
@@ -131,8 +116,6 @@ describe('sendFile', () => {
       }
     }
     await Promise.all(jobs);
-    pair.client.end();
-    assert.deepEqual(await received, expected.digest());
-    await pair.close();
+    await endAndCompare(pair, received, expected);
   });
 });

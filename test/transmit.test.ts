@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { aioWrite, type WriteResult } from '../src/index.js';
 import { backendCases } from './helpers/backends.js';
-import { Expected, randomBytes, receiveAll, stillPending, tcpPair } from './helpers/sockets.js';
+import { endAndCompare, Expected, randomBytes, receiveAll, stillPending, tcpPair } from './helpers/sockets.js';
 
 function fdOf(socket: object): number {
   return (socket as { _handle: { fd: number } })._handle.fd;
@@ -36,11 +36,7 @@ for (const { backend, zeroCopy, skip } of backendCases) {
       checkResult(r, data.length, backend);
       // Loopback delivery always copies; the kernel says so per notification.
       if (backend !== 'copy') assert.equal(r.copiedBytes, data.length);
-      pair.client.end();
-      const expected = new Expected();
-      expected.add(data);
-      assert.deepEqual(await received, expected.digest());
-      await pair.close();
+      await endAndCompare(pair, received, new Expected(data));
     });
 
     it('splits a job larger than the socket buffer and resubmits short sends', async () => {
@@ -50,11 +46,7 @@ for (const { backend, zeroCopy, skip } of backendCases) {
       const r = await aioWrite(pair.client, data, { zeroCopy });
       checkResult(r, data.length, backend);
       assert.ok(r.segments > 1, `48 MiB took ${r.segments} send call(s)`);
-      pair.client.end();
-      const expected = new Expected();
-      expected.add(data);
-      assert.deepEqual(await received, expected.digest());
-      await pair.close();
+      await endAndCompare(pair, received, new Expected(data));
     });
 
     it('keeps call order across thousands of jobs of random sizes, all in flight', async () => {
@@ -68,9 +60,7 @@ for (const { backend, zeroCopy, skip } of backendCases) {
         jobs.push(aioWrite(pair.client, data, { zeroCopy }).then((r) => checkResult(r, data.length, data.length ? backend : 'copy')));
       }
       await Promise.all(jobs);
-      pair.client.end();
-      assert.deepEqual(await received, expected.digest());
-      await pair.close();
+      await endAndCompare(pair, received, expected);
     });
 
     it("waits for the socket's own pending writes before its first segment", async () => {
@@ -87,9 +77,7 @@ for (const { backend, zeroCopy, skip } of backendCases) {
       checkResult(await job, second.length, backend);
       pair.client.write(third);
       expected.add(third);
-      pair.client.end();
-      assert.deepEqual(await received, expected.digest());
-      await pair.close();
+      await endAndCompare(pair, received, expected);
     });
 
     it('writes to a raw connected fd', async () => {
@@ -97,11 +85,7 @@ for (const { backend, zeroCopy, skip } of backendCases) {
       const received = receiveAll(pair.server);
       const data = randomBytes(5 << 20);
       checkResult(await aioWrite(fdOf(pair.client), data, { zeroCopy }), data.length, backend);
-      pair.client.end();
-      const expected = new Expected();
-      expected.add(data);
-      assert.deepEqual(await received, expected.digest());
-      await pair.close();
+      await endAndCompare(pair, received, new Expected(data));
     });
 
     it('keeps working when a raw fd is adopted again after its transmitter retired', async () => {
@@ -117,9 +101,7 @@ for (const { backend, zeroCopy, skip } of backendCases) {
         await new Promise((r) => setImmediate(r));
         await new Promise((r) => setImmediate(r));
       }
-      pair.client.end();
-      assert.deepEqual(await received, expected.digest());
-      await pair.close();
+      await endAndCompare(pair, received, expected);
     });
 
     it('settles only once the kernel released the buffer: pending while the receiver stops reading', async () => {
@@ -131,11 +113,7 @@ for (const { backend, zeroCopy, skip } of backendCases) {
       const received = receiveAll(pair.server);
       pair.server.resume();
       checkResult(await job, data.length, backend);
-      pair.client.end();
-      const expected = new Expected();
-      expected.add(data);
-      assert.deepEqual(await received, expected.digest());
-      await pair.close();
+      await endAndCompare(pair, received, new Expected(data));
     });
 
     it('rejects with ECONNRESET or EPIPE when the peer resets, without a crash', async () => {
@@ -176,11 +154,7 @@ for (const { backend, zeroCopy, skip } of backendCases) {
       const received = receiveAll(pair.server);
       pair.server.resume();
       checkResult(await job1, first.length, backend);
-      pair.client.end();
-      const expected = new Expected();
-      expected.add(first);
-      assert.deepEqual(await received, expected.digest());
-      await pair.close();
+      await endAndCompare(pair, received, new Expected(first));
     });
 
     it('rejects a job whose buffer is detached before it starts, and sends nothing of it', async () => {
@@ -196,11 +170,7 @@ for (const { backend, zeroCopy, skip } of backendCases) {
       pair.server.resume();
       await assert.rejects(job2, { code: 'ERR_AIOTX_DETACHED' });
       checkResult(await job1, first.length, backend);
-      pair.client.end();
-      const expected = new Expected();
-      expected.add(first);
-      assert.deepEqual(await received, expected.digest());
-      await pair.close();
+      await endAndCompare(pair, received, new Expected(first));
     });
 
     it('stops a started job on abort and keeps the socket usable', async () => {

@@ -4,6 +4,7 @@
 import { constants } from 'node:os';
 import { addon } from '../native/addon.js';
 import { WAIT_RELEASE, type Channel } from './backend.js';
+import { CopyChannel } from './copy-backend.js';
 import type { WriteJob } from './job.js';
 
 const ENOBUFS = -constants.errno.ENOBUFS;
@@ -29,6 +30,7 @@ export class MsgZerocopyChannel implements Channel {
   private unsynced: Segment | null = null;
   /** ENOBUFS (optmem_max or RLIMIT_MEMLOCK reached) while segments are held: wait for releases. */
   private starved = false;
+  private readonly fallback: CopyChannel;
 
   private constructor(
     private readonly fd: number,
@@ -36,6 +38,7 @@ export class MsgZerocopyChannel implements Channel {
     private readonly onNotification: (copied: boolean) => void,
   ) {
     this.idKnown = freshSocket;
+    this.fallback = new CopyChannel(fd);
   }
 
   /** Enables SO_ZEROCOPY; returns the channel or the -errno why this socket cannot have one. */
@@ -59,7 +62,8 @@ export class MsgZerocopyChannel implements Channel {
         this.starved = true;
         return WAIT_RELEASE;
       }
-      return this.submitCopy(job, length);
+      // Nothing held whose release could free pinned memory: copy this segment rather than stall.
+      return this.fallback.submit(job, length);
     }
     if (n > 0) {
       job.accepted(n);
@@ -70,16 +74,6 @@ export class MsgZerocopyChannel implements Channel {
       } else {
         this.unsynced = segment;
       }
-    }
-    return n;
-  }
-
-  /** Nothing held that could free pinned memory: this segment is copied instead of lost. */
-  private submitCopy(job: WriteJob, length: number): number {
-    const n = addon.send(this.fd, job.data, job.submitted, length, false);
-    if (n > 0) {
-      job.accepted(n);
-      job.released(n, true);
     }
     return n;
   }

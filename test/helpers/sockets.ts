@@ -1,4 +1,5 @@
 // Real sockets on loopback for the tests, and a receiver that hashes what arrives.
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -56,6 +57,10 @@ export class Expected {
   private readonly hash = createHash('sha256');
   bytes = 0;
 
+  constructor(...chunks: Uint8Array[]) {
+    for (const c of chunks) this.add(c);
+  }
+
   add(chunk: Uint8Array): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
@@ -89,4 +94,11 @@ export async function stillPending(promise: Promise<unknown>, ms: number): Promi
   );
   await new Promise((r) => setTimeout(r, ms));
   return !settled;
+}
+
+/** Ends the client side, checks the receiver got exactly `expected`, and tears the pair down. */
+export async function endAndCompare(pair: Pair, received: Promise<Received>, expected: Expected): Promise<void> {
+  pair.client.end();
+  assert.deepEqual(await received, expected.digest());
+  await pair.close();
 }
