@@ -7,7 +7,9 @@
         "native/args.c",
         "native/poller.c",
         "native/probe.c",
-        "native/socket_ops.c"
+        "native/socket_ops.c",
+        "native/uring.c",
+        "native/wakeup.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [

@@ -1,0 +1,320 @@
+/* io_uring with raw syscalls (no liburing): one ring per environment, SEND_ZC submissions in
+ * batches, completions delivered to JavaScript in batches through an eventfd watched by uv_poll,
+ * and a sparse table of registered ("wired") buffers filled by buffer pools.
+ * Ring memory protocol: the kernel writes CQ tail and reads SQ tail; we load-acquire what it
+ * writes and store-release what it reads (see io_uring(7)). */
+#define _GNU_SOURCE
+#include "aiotx.h"
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define SQ_ENTRIES 256
+#define CQ_ENTRIES 8192
+#define BUFFER_SLOTS 1024
+/* Submission table entries from JavaScript: fd, offset, length, tag, buffer index (-1: none). */
+#define ENTRY_WIDTH 5
+#define COMPLETION_INTS (3 * 1024)
+
+struct ax_ring {
+  int fd, efd;
+  unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, *sq_flags;
+  unsigned *cq_head, *cq_tail, *cq_mask;
+  struct io_uring_cqe *cqes;
+  struct io_uring_sqe *sqes;
+  void *sq_ptr, *cq_ptr;
+  size_t sq_len, cq_len, sqes_len;
+  unsigned buffer_slots; /* 0 when the sparse buffer table could not be registered */
+  int buffer_errno;
+  ax_wakeup_t wakeup;
+};
+
+static int uring_setup(unsigned entries, struct io_uring_params *p) {
+  return (int)syscall(__NR_io_uring_setup, entries, p);
+}
+
+static int uring_enter(int fd, unsigned submit, unsigned flags) {
+  int r;
+  do r = (int)syscall(__NR_io_uring_enter, fd, submit, 0, flags, NULL, 0);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+
+static int uring_register(int fd, unsigned op, void *arg, unsigned n) {
+  int r = (int)syscall(__NR_io_uring_register, fd, op, arg, n);
+  return r < 0 ? -errno : r;
+}
+
+void ax_ring_free(napi_env env, ax_ring_t *r) {
+  ax_wakeup_stop(env, &r->wakeup);
+  if (r->sqes && r->sqes != MAP_FAILED) munmap(r->sqes, r->sqes_len);
+  if (r->cq_ptr && r->cq_ptr != MAP_FAILED && r->cq_ptr != r->sq_ptr) munmap(r->cq_ptr, r->cq_len);
+  if (r->sq_ptr && r->sq_ptr != MAP_FAILED) munmap(r->sq_ptr, r->sq_len);
+  if (r->efd >= 0) close(r->efd);
+  if (r->fd >= 0) close(r->fd);
+  free(r);
+}
+
+/* Maps the rings; returns 0 or -errno. */
+static int ring_map(ax_ring_t *r, struct io_uring_params *p) {
+  r->sq_len = p->sq_off.array + p->sq_entries * sizeof(unsigned);
+  r->cq_len = p->cq_off.cqes + p->cq_entries * sizeof(struct io_uring_cqe);
+  bool single = p->features & IORING_FEAT_SINGLE_MMAP;
+  if (single && r->cq_len > r->sq_len) r->sq_len = r->cq_len;
+  r->sq_ptr = mmap(NULL, r->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+  if (r->sq_ptr == MAP_FAILED) return -errno;
+  r->cq_ptr = single ? r->sq_ptr
+                     : mmap(NULL, r->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
+  if (r->cq_ptr == MAP_FAILED) return -errno;
+  r->sqes_len = p->sq_entries * sizeof(struct io_uring_sqe);
+  r->sqes = mmap(NULL, r->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+  if (r->sqes == MAP_FAILED) return -errno;
+  char *sq = r->sq_ptr, *cq = r->cq_ptr;
+  r->sq_head = (unsigned *)(sq + p->sq_off.head);
+  r->sq_tail = (unsigned *)(sq + p->sq_off.tail);
+  r->sq_mask = (unsigned *)(sq + p->sq_off.ring_mask);
+  r->sq_array = (unsigned *)(sq + p->sq_off.array);
+  r->sq_flags = (unsigned *)(sq + p->sq_off.flags);
+  r->cq_head = (unsigned *)(cq + p->cq_off.head);
+  r->cq_tail = (unsigned *)(cq + p->cq_off.tail);
+  r->cq_mask = (unsigned *)(cq + p->cq_off.ring_mask);
+  r->cqes = (struct io_uring_cqe *)(cq + p->cq_off.cqes);
+  return 0;
+}
+
+/* Unsubmitted SQEs (an enter that failed with EBUSY) and overflowed CQEs both need an enter. */
+static void ring_kick(ax_ring_t *r) {
+  unsigned pending = *r->sq_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE);
+  bool overflow = __atomic_load_n(r->sq_flags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW;
+  if (pending || overflow) uring_enter(r->fd, pending, overflow ? IORING_ENTER_GETEVENTS : 0);
+}
+
+/* Copies completions out as (tag, res, flags) triples. */
+static int fill_completions(void *owner, int32_t *out, size_t cap) {
+  ax_ring_t *r = owner;
+  uint64_t count;
+  if (read(r->efd, &count, sizeof count) < 0) { /* EAGAIN: a later pass of the loop */ }
+  ring_kick(r);
+  unsigned head = *r->cq_head, tail = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
+  size_t n = 0;
+  while (head != tail && n + 3 <= cap) {
+    struct io_uring_cqe *cqe = &r->cqes[head & *r->cq_mask];
+    out[n++] = (int32_t)(uint32_t)cqe->user_data;
+    out[n++] = cqe->res;
+    out[n++] = (int32_t)cqe->flags;
+    head++;
+  }
+  __atomic_store_n(r->cq_head, head, __ATOMIC_RELEASE);
+  return (int)n;
+}
+
+static ax_ring_t *get_ring(napi_env env) {
+  ax_ring_t *r = ax_env(env)->ring;
+  if (r == NULL) napi_throw_error(env, "ERR_AIOTX_URING", "io_uring ring not started");
+  return r;
+}
+
+/* uringStart(callback) -> Int32Array of (tag, res, flags) triples, or -errno when io_uring
+ * cannot be used here (disabled, filtered by seccomp, too old). callback(count) gives the ints. */
+static napi_value js_uring_start(napi_env env, napi_callback_info info) {
+  napi_value argv[1], arr;
+  if (!ax_get_args(env, info, 1, argv)) return NULL;
+  ax_env_t *e = ax_env(env);
+  if (e->ring != NULL) {
+    napi_throw_error(env, "ERR_AIOTX_URING", "io_uring ring already started");
+    return NULL;
+  }
+  ax_ring_t *r = calloc(1, sizeof *r);
+  if (r == NULL) return ax_int(env, -ENOMEM);
+  r->fd = r->efd = -1;
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+  p.cq_entries = CQ_ENTRIES;
+  r->fd = uring_setup(SQ_ENTRIES, &p);
+  int err = r->fd < 0 ? -errno : ring_map(r, &p);
+  if (err == 0) {
+    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->efd < 0) err = -errno;
+  }
+  if (err == 0) err = uring_register(r->fd, IORING_REGISTER_EVENTFD, &r->efd, 1);
+  if (err < 0) {
+    ax_ring_free(env, r);
+    return ax_int(env, err);
+  }
+  struct io_uring_rsrc_register reg = {.nr = BUFFER_SLOTS, .flags = IORING_RSRC_REGISTER_SPARSE};
+  int rr = uring_register(r->fd, IORING_REGISTER_BUFFERS2, &reg, sizeof reg);
+  r->buffer_slots = rr < 0 ? 0 : BUFFER_SLOTS;
+  r->buffer_errno = rr < 0 ? rr : 0;
+  if (!ax_wakeup_start(env, &r->wakeup, r->efd, argv[0], COMPLETION_INTS, fill_completions, r, "aiotx.uring", &arr)) {
+    ax_ring_free(env, r);
+    return NULL;
+  }
+  e->ring = r;
+  return arr;
+}
+
+/* uringSubmit(table: Float64Array, buffers: Array, count) -> SEND_ZC entries submitted, or
+ * -EFAULT (nothing queued) when an entry's buffer is detached or too short. */
+static napi_value js_uring_submit(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  bool is;
+  int64_t count;
+  if (!ax_get_args(env, info, 3, argv) ||
+      !ax_get_safe_int(env, argv[2], "count must be a non-negative integer", &count))
+    return NULL;
+  napi_typedarray_type type;
+  size_t table_len = 0;
+  void *base = NULL;
+  if (napi_is_typedarray(env, argv[0], &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, argv[0], &type, &table_len, &base, NULL, NULL) != napi_ok ||
+      type != napi_float64_array || (base == NULL && count > 0)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "table must be a Float64Array");
+    return NULL;
+  }
+  uint32_t buffers_len = 0;
+  if (napi_is_array(env, argv[1], &is) != napi_ok || !is) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffers must be an Array");
+    return NULL;
+  }
+  napi_get_array_length(env, argv[1], &buffers_len);
+  if ((uint64_t)count * ENTRY_WIDTH > table_len || (uint64_t)count > buffers_len || count > SQ_ENTRIES) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "count exceeds the table, the buffers or the ring");
+    return NULL;
+  }
+  ax_ring_t *r = get_ring(env);
+  if (r == NULL) return NULL;
+  const double *t = base;
+  struct io_uring_sqe staged[SQ_ENTRIES];
+  for (int64_t i = 0; i < count; i++) {
+    const double *entry = t + i * ENTRY_WIDTH;
+    double fd = entry[0], off = entry[1], len = entry[2], tag = entry[3], idx = entry[4];
+    if (!(fd >= 0 && fd <= INT32_MAX) || !(off >= 0 && off <= 9007199254740991.0) || !(len >= 0 && len <= UINT32_MAX) ||
+        !(tag >= 0 && tag <= UINT32_MAX) || !(idx >= -1 && idx < (double)r->buffer_slots)) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "bad submission table entry");
+      return NULL;
+    }
+    napi_value buf;
+    uint8_t *data;
+    size_t blen;
+    bool detached;
+    napi_get_element(env, argv[1], (uint32_t)i, &buf);
+    if (!ax_get_bytes(env, buf, &data, &blen, &detached)) return NULL;
+    if (detached || (size_t)off > blen || (size_t)len > blen - (size_t)off) return ax_int(env, -EFAULT);
+    struct io_uring_sqe *sqe = &staged[i];
+    memset(sqe, 0, sizeof *sqe);
+    sqe->opcode = IORING_OP_SEND_ZC;
+    sqe->fd = (int)fd;
+    sqe->addr = (uint64_t)(uintptr_t)(data + (size_t)off);
+    sqe->len = (uint32_t)len;
+    sqe->msg_flags = MSG_NOSIGNAL;
+    sqe->ioprio = IORING_SEND_ZC_REPORT_USAGE | (idx >= 0 ? IORING_RECVSEND_FIXED_BUF : 0);
+    sqe->buf_index = idx >= 0 ? (uint16_t)idx : 0;
+    sqe->user_data = (uint64_t)tag;
+  }
+  unsigned tail = *r->sq_tail, mask = *r->sq_mask;
+  unsigned space = SQ_ENTRIES - (tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE));
+  if ((unsigned)count > space) {
+    uring_enter(r->fd, 0, 0);
+    return ax_int(env, -EBUSY);
+  }
+  for (int64_t i = 0; i < count; i++) {
+    unsigned slot = tail & mask;
+    r->sqes[slot] = staged[i];
+    r->sq_array[slot] = slot;
+    tail++;
+  }
+  __atomic_store_n(r->sq_tail, tail, __ATOMIC_RELEASE);
+  /* EBUSY here leaves the entries queued; ring_kick submits them with the next completions. */
+  int submitted = uring_enter(r->fd, (unsigned)count, 0);
+  return ax_int(env, submitted == -EBUSY || submitted == -EAGAIN ? count : submitted);
+}
+
+/* uringRegisterBuffers(memory, slot, size, count) -> 0 or -errno: wires `count` buffers of
+ * `size` bytes from `memory` into the ring's table at `slot` (pinned once, not per send). */
+static napi_value js_uring_register_buffers(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int64_t slot, size, count;
+  uint8_t *data;
+  size_t len;
+  bool detached;
+  if (!ax_get_args(env, info, 4, argv) || !ax_get_bytes(env, argv[0], &data, &len, &detached) ||
+      !ax_get_safe_int(env, argv[1], "slot must be a non-negative integer", &slot) ||
+      !ax_get_safe_int(env, argv[2], "size must be a non-negative integer", &size) ||
+      !ax_get_safe_int(env, argv[3], "count must be a non-negative integer", &count))
+    return NULL;
+  ax_ring_t *r = get_ring(env);
+  if (r == NULL) return NULL;
+  if (r->buffer_slots == 0) return ax_int(env, r->buffer_errno ? r->buffer_errno : -ENOTSUP);
+  if (detached || size == 0 || count == 0 || (uint64_t)size * (uint64_t)count > len ||
+      (uint64_t)slot + (uint64_t)count > r->buffer_slots) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "buffers do not fit the memory or the ring's table");
+    return NULL;
+  }
+  struct iovec *iov = calloc((size_t)count, sizeof *iov);
+  if (iov == NULL) return ax_int(env, -ENOMEM);
+  for (int64_t i = 0; i < count; i++) {
+    iov[i].iov_base = data + i * size;
+    iov[i].iov_len = (size_t)size;
+  }
+  struct io_uring_rsrc_update2 up = {.offset = (uint32_t)slot, .data = (uint64_t)(uintptr_t)iov, .nr = (uint32_t)count};
+  int rr = uring_register(r->fd, IORING_REGISTER_BUFFERS_UPDATE, &up, sizeof up);
+  free(iov);
+  return ax_int(env, rr < 0 ? rr : 0);
+}
+
+/* uringUnregisterBuffers(slot, count) -> 0 or -errno: empties table slots (the kernel keeps the
+ * pages pinned until sends still using them complete). */
+static napi_value js_uring_unregister_buffers(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t slot, count;
+  if (!ax_get_args(env, info, 2, argv) || !ax_get_safe_int(env, argv[0], "slot must be a non-negative integer", &slot) ||
+      !ax_get_safe_int(env, argv[1], "count must be a non-negative integer", &count))
+    return NULL;
+  ax_ring_t *r = get_ring(env);
+  if (r == NULL) return NULL;
+  if (r->buffer_slots == 0 || count == 0 || (uint64_t)slot + (uint64_t)count > r->buffer_slots) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "slots outside the ring's table");
+    return NULL;
+  }
+  struct iovec *iov = calloc((size_t)count, sizeof *iov);
+  if (iov == NULL) return ax_int(env, -ENOMEM);
+  struct io_uring_rsrc_update2 up = {.offset = (uint32_t)slot, .data = (uint64_t)(uintptr_t)iov, .nr = (uint32_t)count};
+  int rr = uring_register(r->fd, IORING_REGISTER_BUFFERS_UPDATE, &up, sizeof up);
+  free(iov);
+  return ax_int(env, rr < 0 ? rr : 0);
+}
+
+/* uringBufferSlots() -> table size, or the -errno why the table could not be registered. */
+static napi_value js_uring_buffer_slots(napi_env env, napi_callback_info info) {
+  (void)info;
+  ax_ring_t *r = get_ring(env);
+  if (r == NULL) return NULL;
+  return ax_int(env, r->buffer_slots ? (int64_t)r->buffer_slots : r->buffer_errno);
+}
+
+static napi_value js_uring_ref(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  bool on;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_bool(env, argv[0], "on must be a boolean", &on)) return NULL;
+  ax_ring_t *r = get_ring(env);
+  if (r == NULL) return NULL;
+  ax_wakeup_ref(&r->wakeup, on);
+  return NULL;
+}
+
+void ax_init_uring(napi_env env, napi_value exports) {
+  ax_export(env, exports, "uringStart", js_uring_start);
+  ax_export(env, exports, "uringSubmit", js_uring_submit);
+  ax_export(env, exports, "uringRegisterBuffers", js_uring_register_buffers);
+  ax_export(env, exports, "uringUnregisterBuffers", js_uring_unregister_buffers);
+  ax_export(env, exports, "uringBufferSlots", js_uring_buffer_slots);
+  ax_export(env, exports, "uringRef", js_uring_ref);
+}
