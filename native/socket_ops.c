@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -165,6 +166,50 @@ static napi_value js_push_pending(napi_env env, napi_callback_info info) {
   return ax_int(env, 0);
 }
 
+static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t n);
+
+/* disconnect(fd) -> 0 or -errno: connect(AF_UNSPEC) aborts a TCP connection (RST) and purges
+ * its queues, so the kernel releases zero-copy pages still queued on a socket being closed. */
+static napi_value js_disconnect(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  struct sockaddr sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_family = AF_UNSPEC;
+  return ax_int(env, connect(fd, &sa, sizeof sa) < 0 ? -errno : 0);
+}
+
+/* addressOwner(address) -> the interface holding that local address ('' if none). Unlike
+ * os.networkInterfaces(), it sees interfaces without carrier too. */
+static napi_value js_address_owner(napi_env env, napi_callback_info info) {
+  napi_value argv[1], name;
+  char want[INET6_ADDRSTRLEN], have[INET6_ADDRSTRLEN];
+  size_t len;
+  napi_valuetype t;
+  if (!ax_get_args(env, info, 1, argv)) return NULL;
+  if (napi_typeof(env, argv[0], &t) != napi_ok || t != napi_string) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "address must be a string");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, argv[0], want, sizeof want, &len);
+  struct ifaddrs *list = NULL;
+  const char *owner = "";
+  if (getifaddrs(&list) == 0) {
+    for (struct ifaddrs *i = list; i != NULL; i = i->ifa_next) {
+      if (i->ifa_addr == NULL) continue;
+      format_addr((const struct sockaddr_storage *)i->ifa_addr, have, sizeof have);
+      if (have[0] && strcmp(have, want) == 0) {
+        owner = i->ifa_name;
+        break;
+      }
+    }
+  }
+  napi_create_string_utf8(env, owner, NAPI_AUTO_LENGTH, &name);
+  if (list) freeifaddrs(list);
+  return name;
+}
+
 static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t n) {
   buf[0] = 0;
   if (ss->ss_family == AF_INET)
@@ -251,5 +296,7 @@ void ax_init_socket_ops(napi_env env, napi_value exports) {
   ax_export(env, exports, "dup", js_dup);
   ax_export(env, exports, "socketKey", js_socket_key);
   ax_export(env, exports, "pushPending", js_push_pending);
+  ax_export(env, exports, "disconnect", js_disconnect);
+  ax_export(env, exports, "addressOwner", js_address_owner);
   ax_export(env, exports, "close", js_close);
 }

@@ -1,12 +1,35 @@
 /* A uv_poll on one fd that, when readable, lets its owner fill a shared Int32Array and calls
  * JavaScript once per batch. The poller (epoll fd) and the io_uring ring (eventfd) both use it. */
 #include "aiotx.h"
+#include <stddef.h>
 #include <stdlib.h>
+
+/* The uv_poll lives apart from its owner: it is closed by an async cleanup hook, so Node keeps
+ * the loop (and this addon) alive until the close callback ran, which matters for workers. */
+typedef struct {
+  uv_poll_t poll;
+  napi_async_cleanup_hook_handle hook;
+} poll_box_t;
+
+static void on_closed(uv_handle_t *h) {
+  poll_box_t *box = (poll_box_t *)((char *)h - offsetof(poll_box_t, poll));
+  if (box->hook) napi_remove_async_cleanup_hook(box->hook);
+  free(box);
+}
+
+static void on_env_teardown(napi_async_cleanup_hook_handle hook, void *arg) {
+  poll_box_t *box = arg;
+  box->hook = hook;
+  ax_wakeup_t *w = box->poll.data;
+  if (w) w->poll = NULL; /* its owner must not close it again */
+  uv_close((uv_handle_t *)&box->poll, on_closed);
+}
 
 static void on_readable(uv_poll_t *h, int status, int events) {
   (void)status;
   (void)events;
   ax_wakeup_t *w = h->data;
+  if (w == NULL) return;
   for (;;) {
     int n = w->fill(w->owner, w->array, w->cap);
     if (n <= 0) return;
@@ -36,14 +59,15 @@ bool ax_wakeup_start(napi_env env, ax_wakeup_t *w, int fd, napi_value callback, 
   w->cap = cap;
   w->fill = fill;
   w->owner = owner;
-  w->poll = malloc(sizeof *w->poll);
-  if (w->poll == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, w->poll, fd) != 0) {
-    free(w->poll);
-    w->poll = NULL;
+  poll_box_t *box = calloc(1, sizeof *box);
+  if (box == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &box->poll, fd) != 0) {
+    free(box);
     napi_throw_error(env, "ERR_AIOTX_POLLER", "cannot watch the notification fd");
     return false;
   }
+  w->poll = &box->poll;
   w->poll->data = w;
+  napi_add_async_cleanup_hook(env, on_env_teardown, box, NULL);
   uv_poll_start(w->poll, UV_READABLE, on_readable);
   uv_unref((uv_handle_t *)w->poll);
   napi_create_arraybuffer(env, cap * sizeof(int32_t), (void **)&w->array, &ab);
@@ -56,10 +80,12 @@ bool ax_wakeup_start(napi_env env, ax_wakeup_t *w, int fd, napi_value callback, 
   return true;
 }
 
-static void on_closed(uv_handle_t *h) { free(h); }
-
+/* Releases what the owner holds; the handle itself is closed by the teardown hook. */
 void ax_wakeup_stop(napi_env env, ax_wakeup_t *w) {
-  if (w->poll) uv_close((uv_handle_t *)w->poll, on_closed);
+  if (w->poll) {
+    uv_poll_stop(w->poll);
+    w->poll->data = NULL;
+  }
   w->poll = NULL;
   if (w->callback) napi_delete_reference(env, w->callback);
   if (w->array_ref) napi_delete_reference(env, w->array_ref);

@@ -1,5 +1,6 @@
 // aioWrite: the seed's aio_write(2) for a Node socket. The promise settles when the kernel has
 // released `data`, so the caller may reuse or free it from then on.
+import { selectBackend } from '../engine/capabilities.js';
 import { abortError, stateError, typeError } from '../engine/errors.js';
 import { WriteJob, type Settler, type WriteResult } from '../engine/job.js';
 import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
@@ -26,6 +27,8 @@ export function aioWrite(target: Target, data: ArrayBufferView | ArrayBuffer, op
     const mode = options.zeroCopy === undefined ? undefined : parseMode(options.zeroCopy, 'aioWrite: options.zeroCopy');
     const signal = checkSignal(options.signal, 'aioWrite');
     if (signal?.aborted) throw abortError(signal);
+    const backend = selectBackend();
+    if (backend.error) throw backend.error;
     enqueueWhenReady(transmitterFor(target, 'aioWrite'), new WriteJob(data, mode, settler, signal));
   });
 }

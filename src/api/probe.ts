@@ -1,7 +1,7 @@
 // probe(): what this machine offers aiotx, in one object (printed by `aiotx probe`).
 import { release } from 'node:os';
 import type { BackendName } from '../engine/backend.js';
-import { backendStatuses, readSysctl, type BackendStatus } from '../engine/capabilities.js';
+import { computeSelection, readSysctl, type BackendStatus } from '../engine/capabilities.js';
 import { addon } from '../native/addon.js';
 import { featuresOf, interfaceNames } from '../policy/interfaces.js';
 import { getMode, getThreshold, type ZeroCopyMode } from '../policy/zero-copy-policy.js';
@@ -22,6 +22,9 @@ export interface Capabilities {
   backends: Record<BackendName, BackendStatus>;
   /** The backend zero-copy writes use here; `copy` when none is available. */
   zeroCopyBackend: BackendName;
+  /** AIOTX_BACKEND, when set; `backendError` says why it cannot be honoured. */
+  forcedBackend: string | null;
+  backendError: string | null;
   /** net.core.optmem_max: bounds MSG_ZEROCOPY notifications in flight per socket (null if unreadable). */
   optmemMax: number | null;
   /** RLIMIT_MEMLOCK in bytes (null = unlimited): bounds pinned pages. */
@@ -31,13 +34,16 @@ export interface Capabilities {
 }
 
 export function probe(): Capabilities {
-  const backends = backendStatuses();
+  const selection = computeSelection();
+  const backends = selection.statuses;
   const limits = addon.memlock();
   const unlimited = (n: number) => (n < 0 ? null : n);
   return {
     kernel: release(),
     backends,
-    zeroCopyBackend: backends.uring.available ? 'uring' : backends.msgzerocopy.available ? 'msgzerocopy' : 'copy',
+    zeroCopyBackend: selection.zeroCopy,
+    forcedBackend: selection.forced ? (process.env.AIOTX_BACKEND?.trim() ?? null) : null,
+    backendError: selection.error?.message ?? null,
     optmemMax: readSysctl('/proc/sys/net/core/optmem_max'),
     memlock: typeof limits === 'number' ? { soft: null, hard: null } : { soft: unlimited(limits.soft), hard: unlimited(limits.hard) },
     zeroCopy: { mode: getMode(), threshold: getThreshold() },

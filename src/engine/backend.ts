@@ -8,13 +8,23 @@ export type BackendName = 'uring' | 'msgzerocopy' | 'copy';
 export const EAGAIN = -constants.errno.EAGAIN;
 /** submit(): nothing can be submitted until release notifications are reaped. */
 export const WAIT_RELEASE = -0x10000;
+/** submit(): the segment is with the kernel; the channel reports back through ChannelEvents. */
+export const PENDING = -0x10001;
+
+/** How a channel tells its transmitter about work that finished asynchronously. */
+export interface ChannelEvents {
+  /** A send completed or a segment was released: the transmitter should pump again. */
+  progress(): void;
+  /** One zero-copy notification arrived; `copied` when the kernel had to copy after all. */
+  notification(copied: boolean): void;
+}
 
 export interface Channel {
   readonly name: BackendName;
   /**
    * Submits up to `length` bytes of `job` from `job.submitted`, recording them with
    * job.accepted() and, when the kernel is done with them, job.released().
-   * Returns the bytes accepted, EAGAIN (socket buffer full), WAIT_RELEASE, or another -errno.
+   * Returns the bytes accepted, EAGAIN (socket buffer full), WAIT_RELEASE, PENDING, or another -errno.
    */
   submit(job: WriteJob, length: number): number;
   /** Collects release notifications; returns how many arrived, or a -errno. */

@@ -1,4 +1,5 @@
 // Errors the engine rejects with: errno names as `code`, like Node's own system errors.
+import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
 export interface AiotxError extends Error {
@@ -36,4 +37,11 @@ export function abortError(signal: AbortSignal): AiotxError {
   err.name = 'AbortError';
   err.code = 'ABORT_ERR';
   return err;
+}
+
+/** Why jobs on a closed net.Socket reject: its own error when it failed, else ERR_SOCKET_CLOSED. */
+export function closedError(socket: Socket): AiotxError {
+  const cause = socket.errored as (Error & { code?: string }) | null;
+  if (cause?.code) return Object.assign(new Error(`the socket failed: ${cause.message}`, { cause }), { code: cause.code });
+  return stateError('the socket was closed while jobs were pending', 'ERR_SOCKET_CLOSED');
 }

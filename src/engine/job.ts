@@ -39,6 +39,8 @@ export abstract class Job {
   ready = true;
   /** Set by the transmitter that queues the job. */
   onAbort: ((job: Job) => void) | null = null;
+  /** Runs once when the job settles either way (set by its transmitter). */
+  onSettled: ((job: Job) => void) | null = null;
 
   constructor(
     public length: number,
@@ -118,11 +120,15 @@ export abstract class Job {
   /** Runs once when the job settles either way. */
   protected finish(): void {
     this.detachSignal();
+    this.onSettled?.(this);
   }
 }
 
 /** aioWrite: bytes from the caller's memory, which the job keeps alive until released. */
 export class WriteJob extends Job {
+  /** Index of the wired (registered) buffer `data` lies in, or -1. */
+  wiredSlot = -1;
+
   constructor(
     readonly data: ArrayBufferView | ArrayBuffer,
     readonly mode: ZeroCopyMode | undefined,

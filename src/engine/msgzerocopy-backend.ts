@@ -3,7 +3,7 @@
 // ranges [lo, hi], flagged COPIED when it had to copy after all (always so on loopback).
 import { constants } from 'node:os';
 import { addon } from '../native/addon.js';
-import { WAIT_RELEASE, type Channel } from './backend.js';
+import { WAIT_RELEASE, type Channel, type ChannelEvents } from './backend.js';
 import { CopyChannel } from './copy-backend.js';
 import type { WriteJob } from './job.js';
 
@@ -34,20 +34,34 @@ export class MsgZerocopyChannel implements Channel {
 
   private constructor(
     private readonly fd: number,
-    freshSocket: boolean,
-    private readonly onNotification: (copied: boolean) => void,
+    nextId: number | null,
+    private readonly events: ChannelEvents,
   ) {
-    this.idKnown = freshSocket;
+    this.idKnown = nextId !== null;
+    this.nextId = nextId ?? 0;
     this.fallback = new CopyChannel(fd);
   }
 
-  /** Enables SO_ZEROCOPY; returns the channel or the -errno why this socket cannot have one. */
-  static open(fd: number, alreadyEnabled: boolean, onNotification: (copied: boolean) => void): MsgZerocopyChannel | number {
+  /**
+   * Enables SO_ZEROCOPY; returns the channel or the -errno why this socket cannot have one.
+   * `knownNextId`: where the id count stands, when an earlier transmitter on this socket said.
+   */
+  static open(fd: number, alreadyEnabled: boolean, knownNextId: number | null, events: ChannelEvents): MsgZerocopyChannel | number {
     if (!alreadyEnabled) {
       const r = addon.enableZerocopy(fd);
       if (r < 0) return r;
+      return new MsgZerocopyChannel(fd, 0, events);
     }
-    return new MsgZerocopyChannel(fd, !alreadyEnabled, onNotification);
+    if (knownNextId === null) {
+      // Notifications left from before are not ours: drop them so the first one read is.
+      while (addon.drainZerocopy(fd, records) === RECORDS);
+    }
+    return new MsgZerocopyChannel(fd, knownNextId, events);
+  }
+
+  /** The id the next send will get, or null while unknown. */
+  get nextIdIfKnown(): number | null {
+    return this.idKnown ? this.nextId : null;
   }
 
   get unreleased(): number {
@@ -94,7 +108,7 @@ export class MsgZerocopyChannel implements Channel {
   }
 
   private releaseRange(lo: number, hi: number, copied: boolean): void {
-    this.onNotification(copied);
+    this.events.notification(copied);
     if (!this.idKnown) {
       this.idKnown = true;
       this.nextId = (hi + 1) >>> 0;

@@ -1,12 +1,10 @@
 // One readiness poller for all transmitters (native/poller.c): edge-triggered writability and
-// error-queue arrivals, dispatched by fd. It holds the event loop open only while jobs are pending.
+// error-queue arrivals, dispatched by fd (each transmitter's own duplicate, so fds are unique). It holds the event loop open only while jobs are pending.
 import { addon } from '../native/addon.js';
 
 export interface Watcher {
   /** `events` are epoll bits (EPOLLOUT, EPOLLERR, EPOLLHUP...). */
   onReady(events: number): void;
-  /** The fd now belongs to another socket: the watcher's own socket was closed under it. */
-  onFdReused(): void;
 }
 
 let events: Int32Array | null = null;
@@ -21,11 +19,6 @@ function dispatch(count: number): void {
 /** Starts watching `fd` for `watcher`; returns 0 or a -errno. */
 export function watch(fd: number, watcher: Watcher): number {
   events ??= addon.pollerStart(dispatch);
-  const previous = watchers.get(fd);
-  if (previous && previous !== watcher) {
-    watchers.delete(fd);
-    previous.onFdReused();
-  }
   const r = addon.watch(fd);
   if (r < 0 && r !== -17 /* EEXIST: same socket, watched already */) return r;
   watchers.set(fd, watcher);

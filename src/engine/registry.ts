@@ -1,26 +1,35 @@
 // Adoption: from what the caller passed (a net.Socket or a raw fd) to the one transmitter that
 // drives that kernel socket. Transmitters are keyed by the socket's inode, so a net.Socket and
 // its fd share one queue and one MSG_ZEROCOPY id count.
-import { once } from 'node:events';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { addon, type SocketInfo } from '../native/addon.js';
 import { featuresOf, interfaceOwning, isLocalPeer } from '../policy/interfaces.js';
 import type { SocketFacts } from '../policy/zero-copy-policy.js';
-import { errnoError, rangeError, stateError, typeError, type AiotxError } from './errors.js';
+import { closedError, errnoError, rangeError, stateError, typeError } from './errors.js';
 import * as poller from './poller.js';
-import { closedError, Transmitter } from './transmitter.js';
+import { Transmitter, type Origin } from './transmitter.js';
 
 export type Target = Socket | number;
 
 const SOCK_STREAM = 1;
 const AF_UNIX = 1;
 const ENOTSOCK = -constants.errno.ENOTSOCK;
+/** How many retired sockets' MSG_ZEROCOPY id counts are remembered (else: resynchronised). */
+const REMEMBERED_IDS = 4096;
 
 const transmitters = new Map<string, Transmitter>();
 /** A net.Socket's fd never changes: its transmitter is found without a syscall. */
 const bySocket = new WeakMap<Socket, Transmitter>();
-const connecting = new WeakMap<Socket, Promise<void>>();
+/** Next MSG_ZEROCOPY id of sockets whose transmitter retired, by socket key. */
+const zerocopyIds = new Map<string, number>();
+
+/** Sockets still connecting, with how many callers wait on them: later callers queue behind. */
+interface Connecting {
+  ready: Promise<void>;
+  waiting: number;
+}
+const connecting = new WeakMap<Socket, Connecting>();
 
 /** Throws for a target that can never be a socket; fd validity is checked at adoption. */
 export function checkTarget(target: unknown, api: string): asserts target is Target {
@@ -37,35 +46,66 @@ export function describe(value: unknown): string {
 
 /**
  * The transmitter for `target`: synchronous when the socket is ready, so jobs queue in call
- * order; a promise while a net.Socket is still connecting (all callers wait on the same one).
+ * order; a promise while a net.Socket is still connecting (callers queue behind each other).
  */
 export function transmitterFor(target: Target, api: string): Transmitter | Promise<Transmitter> {
-  if (target instanceof Socket) {
-    if (target.connecting) {
-      let ready = connecting.get(target);
-      if (!ready) {
-        ready = once(target, 'connect').then(() => undefined);
-        connecting.set(target, ready);
-      }
-      return ready.then(() => adoptSocket(target, api));
-    }
-    return adoptSocket(target, api);
+  if (!(target instanceof Socket)) return adoptFd(target, api);
+  let wait = connecting.get(target);
+  if (!wait && target.connecting) {
+    wait = { ready: whenConnected(target), waiting: 0 };
+    connecting.set(target, wait);
   }
-  return adoptFd(target, api);
+  if (!wait) return adoptSocket(target, api);
+  const entry = wait;
+  entry.waiting++;
+  const done = () => {
+    if (--entry.waiting === 0) connecting.delete(target);
+  };
+  return entry.ready.then(
+    () => {
+      try {
+        return adoptSocket(target, api);
+      } finally {
+        done();
+      }
+    },
+    (err: Error) => {
+      done();
+      throw err;
+    },
+  );
+}
+
+/** Resolves on 'connect'; rejects if the socket errors or is destroyed first. */
+function whenConnected(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error) => {
+      socket.off('connect', onConnect).off('close', onClose).off('error', onError);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onConnect = () => settle();
+    const onClose = () => settle(closedError(socket));
+    const onError = (err: Error) => settle(err);
+    socket.once('connect', onConnect).once('close', onClose).once('error', onError);
+  });
 }
 
 function adoptSocket(socket: Socket, api: string): Transmitter {
   if (socket.destroyed) throw closedError(socket);
+  if (socket.writableEnded) throw stateError(`${api}: the socket was ended (end() was called)`, 'ERR_STREAM_WRITE_AFTER_END');
   const known = bySocket.get(socket);
   if (known && !known.closed) return known;
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  const handle = (socket as unknown as { _handle?: { fd?: number; constructor?: { name?: string } } })._handle;
+  if ((socket as { encrypted?: boolean }).encrypted || (handle && !['TCP', 'Pipe'].includes(handle.constructor?.name ?? ''))) {
+    throw typeError(`${api}: only plain TCP and pipe sockets are supported; writing under TLS would bypass the encryption`, 'ERR_INVALID_ARG_VALUE');
+  }
+  const fd = handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw typeError(`${api}: this net.Socket has no file descriptor (not a TCP or pipe socket?)`, 'ERR_INVALID_ARG_VALUE');
   const info = inspect(fd, api);
   const existing = transmitters.get(keyOf(info));
-  if (existing) return existing;
-  const t = create(fd, info, { socket, ownsFd: false, zerocopyWasEnabled: info.zerocopy }, api);
+  const t = existing ?? adopt(fd, info, socket, api);
   bySocket.set(socket, t);
-  socket.once('close', () => t.close(closedError(socket)));
   return t;
 }
 
@@ -73,15 +113,7 @@ function adoptFd(fd: number, api: string): Transmitter {
   const key = addon.socketKey(fd);
   const existing = typeof key === 'string' ? transmitters.get(key) : undefined;
   if (existing) return existing;
-  const info = inspect(fd, api);
-  const dup = addon.dup(fd);
-  if (dup < 0) throw errnoError(dup, 'dup', api);
-  try {
-    return create(dup, info, { ownsFd: true, zerocopyWasEnabled: info.zerocopy }, api);
-  } catch (err) {
-    addon.close(dup);
-    throw err;
-  }
+  return adopt(fd, inspect(fd, api), undefined, api);
 }
 
 function inspect(fd: number, api: string): SocketInfo {
@@ -106,18 +138,49 @@ function factsOf(fd: number, info: SocketInfo): SocketFacts {
   return { interface: name, features: name ? featuresOf(name) : null, peerLocal: isLocalPeer(addrs.remote) };
 }
 
-function create(fd: number, info: SocketInfo, origin: ConstructorParameters<typeof Transmitter>[3], api: string): Transmitter {
-  if (!origin.socket && !info.nonblocking) {
-    // sendfile(2) has no MSG_DONTWAIT; a blocking socket would stall the event loop.
-    const r = addon.setNonblocking(fd);
-    if (r < 0) throw errnoError(r, 'fcntl', api);
-  }
+/** A transmitter on a duplicate of `fd`, serving `socket` when given. */
+function adopt(fd: number, info: SocketInfo, socket: Socket | undefined, api: string): Transmitter {
+  const dup = addon.dup(fd);
+  if (dup < 0) throw errnoError(dup, 'dup', api);
   const key = keyOf(info);
-  const t = new Transmitter(fd, key, factsOf(fd, info), origin, (gone) => {
-    if (transmitters.get(gone.key) === gone) transmitters.delete(gone.key);
-  });
-  const r = poller.watch(fd, t);
-  if (r < 0) throw errnoError(r, 'epoll_ctl', api) as AiotxError;
-  transmitters.set(key, t);
-  return t;
+  try {
+    if (!info.nonblocking) {
+      // sendfile(2) has no MSG_DONTWAIT; a blocking socket would stall the event loop.
+      const r = addon.setNonblocking(dup);
+      if (r < 0) throw errnoError(r, 'fcntl', api);
+    }
+    const origin: Origin = { socket, zerocopyWasEnabled: info.zerocopy, zerocopyNextId: zerocopyIds.get(key) ?? null };
+    const t = new Transmitter(dup, key, factsOf(dup, info), origin, retired);
+    const r = poller.watch(dup, t);
+    if (r < 0) throw errnoError(r, 'epoll_ctl', api);
+    zerocopyIds.delete(key);
+    transmitters.set(key, t);
+    if (socket) attach(socket, t);
+    return t;
+  } catch (err) {
+    addon.close(dup);
+    throw err;
+  }
+}
+
+/** Ties the transmitter to the net.Socket's life: end() waits for its jobs, close() ends it. */
+function attach(socket: Socket, t: Transmitter): void {
+  const writable = socket as unknown as { _final(cb: (err?: Error | null) => void): void };
+  const final = writable._final;
+  writable._final = (cb) => {
+    t.nodeFlushed();
+    t.whenIdle(() => {
+      writable._final = final;
+      final.call(socket, cb);
+    });
+  };
+  socket.once('close', () => t.close(closedError(socket), true));
+}
+
+function retired(t: Transmitter): void {
+  if (transmitters.get(t.key) === t) transmitters.delete(t.key);
+  const next = t.zerocopyNextId;
+  if (next === null) return;
+  zerocopyIds.set(t.key, next);
+  if (zerocopyIds.size > REMEMBERED_IDS) zerocopyIds.delete(zerocopyIds.keys().next().value!);
 }

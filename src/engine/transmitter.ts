@@ -5,11 +5,13 @@ import { constants } from 'node:os';
 import { addon } from '../native/addon.js';
 import { Demotion } from '../policy/demotion.js';
 import { decide, type SocketFacts } from '../policy/zero-copy-policy.js';
-import { EAGAIN, WAIT_RELEASE, type Channel } from './backend.js';
+import { EAGAIN, PENDING, WAIT_RELEASE, type Channel, type ChannelEvents } from './backend.js';
+import { selectBackend } from './capabilities.js';
 import { CopyChannel } from './copy-backend.js';
 import { errnoError, stateError, type AiotxError } from './errors.js';
 import { FileJob, WriteJob, type Job } from './job.js';
 import { MsgZerocopyChannel } from './msgzerocopy-backend.js';
+import { UringChannel } from './uring-backend.js';
 import * as poller from './poller.js';
 
 const EFAULT = -constants.errno.EFAULT;
@@ -21,14 +23,19 @@ const FILE_ERRORS = new Set(['EIO', 'EINVAL', 'EBADF', 'EOVERFLOW', 'ESPIPE', 'E
 
 /** Where the transmitter's fd came from. */
 export interface Origin {
-  /** The net.Socket whose fd this is; its 'close' ends the transmitter. */
+  /** The net.Socket it serves, if any; its 'close' ends the transmitter. */
   socket?: Socket;
-  /** A duplicate the transmitter owns and closes when it retires. */
-  ownsFd: boolean;
-  /** SO_ZEROCOPY was already set when adopted: MSG_ZEROCOPY ids must be resynchronised. */
+  /** SO_ZEROCOPY was already set when adopted. */
   zerocopyWasEnabled: boolean;
+  /** The socket's next MSG_ZEROCOPY id, when an earlier transmitter left it behind. */
+  zerocopyNextId: number | null;
 }
 
+/**
+ * Drives one kernel socket through its own duplicate fd, so neither the caller closing its fd
+ * nor the number being reused can misdirect bytes, and zero-copy notifications stay readable
+ * until the kernel released every buffer.
+ */
 export class Transmitter implements poller.Watcher {
   /** Jobs still submitting, in call order; the head is the one on the wire. */
   private readonly queue: Job[] = [];
@@ -36,13 +43,19 @@ export class Transmitter implements poller.Watcher {
   private readonly held = new Set<Job>();
   private readonly copy: CopyChannel;
   /** undefined: not opened yet; a number: the -errno why this socket cannot have one. */
-  private zerocopy: MsgZerocopyChannel | number | undefined;
+  private zerocopy: Channel | number | undefined;
+  private readonly events: ChannelEvents = {
+    progress: () => this.pump(),
+    notification: (copied) => this.demotion.note(copied),
+  };
   private readonly demotion = new Demotion();
   private waitingForNode = false;
   /** A zero-copy segment went out since the last push of pending frames. */
   private zeroCopyTail = false;
   private failure: AiotxError | null = null;
+  private retired = false;
   private retireTimer: NodeJS.Immediate | null = null;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     readonly fd: number,
@@ -58,12 +71,35 @@ export class Transmitter implements poller.Watcher {
     return this.failure !== null;
   }
 
+  get idle(): boolean {
+    return this.queue.length === 0 && this.held.size === 0;
+  }
+
+  /** The socket's next MSG_ZEROCOPY id, for a later transmitter on the same socket. */
+  get zerocopyNextId(): number | null {
+    return this.zerocopy instanceof MsgZerocopyChannel ? this.zerocopy.nextIdIfKnown : this.origin.zerocopyNextId;
+  }
+
   enqueue(job: Job): void {
+    if (job.isSettled) return; // aborted while its socket was connecting
     if (this.failure) return job.fail(this.failure);
     const reason = job.abortReason();
     if (reason) return job.fail(reason);
     job.onAbort = (j) => this.abortJob(j);
+    job.onSettled = (j) => this.held.delete(j);
     this.queue.push(job);
+    this.pump();
+  }
+
+  /** Calls `done` once no job is pending (Node's end() waits on this before shutting down). */
+  whenIdle(done: () => void): void {
+    if (this.idle || this.retired) return done();
+    this.idleWaiters.push(done);
+  }
+
+  /** Node's own writes have all flushed (its _final ran): ours may go. */
+  nodeFlushed(): void {
+    this.waitingForNode = false;
     this.pump();
   }
 
@@ -73,18 +109,27 @@ export class Transmitter implements poller.Watcher {
     this.pump();
   }
 
-  onFdReused(): void {
-    this.close(stateError('the socket was closed while jobs were pending', 'ERR_SOCKET_CLOSED'));
-  }
-
-  /** Rejects every job not yet settled and lets go of the socket. */
-  close(err: AiotxError): void {
+  /**
+   * No more sending. Jobs not started reject now; jobs the kernel still holds reject once it
+   * let go of them. `abort` resets the connection so that happens at once (the socket is being
+   * closed anyway, and queued zero-copy data would otherwise keep reading the callers' memory).
+   */
+  close(err: AiotxError, abort: boolean): void {
     if (this.failure) return;
     this.failure = err;
-    for (const job of [...this.queue, ...this.held]) job.fail(err);
+    for (const job of this.queue) {
+      if (job.started) {
+        job.stop(err);
+        this.hold(job);
+      } else {
+        job.fail(err);
+      }
+    }
     this.queue.length = 0;
-    this.held.clear();
-    this.retire();
+    for (const job of this.held) job.stop(err);
+    if (abort && typeof this.zerocopy === 'object' && this.zerocopy.unreleased > 0) addon.disconnect(this.fd);
+    this.reap();
+    this.afterWork();
   }
 
   private abortJob(job: Job): void {
@@ -101,9 +146,10 @@ export class Transmitter implements poller.Watcher {
   }
 
   pump(): void {
-    if (this.failure) return;
-    const socket = this.origin.socket;
-    if (socket?.destroyed) return this.close(closedError(socket));
+    if (this.failure) {
+      this.reap();
+      return this.afterWork();
+    }
     while (this.queue.length > 0) {
       const job = this.queue[0]!;
       if (job.done) {
@@ -115,7 +161,7 @@ export class Transmitter implements poller.Watcher {
       if (!job.started && this.mustWaitForNode()) break;
       const r = job instanceof WriteJob ? this.submitWrite(job) : this.submitFile(job as FileJob);
       if (r > 0) continue;
-      if (r === EAGAIN || r === 0 || r === WAIT_RELEASE) break;
+      if (r === EAGAIN || r === 0 || r === WAIT_RELEASE || r === PENDING) break;
       if (r === EFAULT && job instanceof WriteJob) {
         job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', 'ERR_AIOTX_DETACHED'));
         continue;
@@ -124,27 +170,38 @@ export class Transmitter implements poller.Watcher {
         job.stop(errnoError(r, 'sendfile', 'sendFile'));
         continue;
       }
-      return this.close(errnoError(r, job instanceof FileJob ? 'sendfile' : 'send', job instanceof FileJob ? 'sendFile' : 'aioWrite'));
+      return this.close(errnoError(r, job instanceof FileJob ? 'sendfile' : 'send', job instanceof FileJob ? 'sendFile' : 'aioWrite'), true);
     }
     if (this.zeroCopyTail && this.queue.length === 0) {
       this.zeroCopyTail = false;
       addon.pushPending(this.fd);
     }
     this.reap();
-    this.updateActivity();
+    this.afterWork();
   }
 
   private channelFor(job: WriteJob): Channel {
-    if (job.started) return job.backend === 'msgzerocopy' ? (this.zerocopy as MsgZerocopyChannel) : this.copy;
+    if (job.started) return job.backend === 'copy' ? this.copy : (this.zerocopy as Channel);
     if (decide(job.mode, this.facts, this.demotion.demoted, job.length).zeroCopy) {
-      this.zerocopy ??= MsgZerocopyChannel.open(this.fd, this.origin.zerocopyWasEnabled, (copied) => this.demotion.note(copied));
+      this.zerocopy ??= this.openZeroCopy();
       if (typeof this.zerocopy !== 'number') {
-        job.backend = 'msgzerocopy';
+        job.backend = this.zerocopy.name;
         return this.zerocopy;
       }
     }
     job.backend = 'copy';
     return this.copy;
+  }
+
+  private openZeroCopy(): Channel | number {
+    switch (selectBackend().zeroCopy) {
+      case 'uring':
+        return new UringChannel(this.fd, this.events);
+      case 'msgzerocopy':
+        return MsgZerocopyChannel.open(this.fd, this.origin.zerocopyWasEnabled, this.origin.zerocopyNextId, this.events);
+      default:
+        return -constants.errno.EOPNOTSUPP;
+    }
   }
 
   private submitWrite(job: WriteJob): number {
@@ -173,10 +230,8 @@ export class Transmitter implements poller.Watcher {
     if (this.waitingForNode) return true;
     if (socket.writableLength === 0) return false;
     this.waitingForNode = true;
-    socket.write(EMPTY, () => {
-      this.waitingForNode = false;
-      this.pump();
-    });
+    // After end(), Node flushes and then calls _final, which calls nodeFlushed().
+    if (!socket.writableEnded) socket.write(EMPTY, () => this.nodeFlushed());
     return true;
   }
 
@@ -188,33 +243,33 @@ export class Transmitter implements poller.Watcher {
   private reap(): void {
     if (typeof this.zerocopy !== 'object' || this.zerocopy.unreleased === 0) return;
     const r = this.zerocopy.reap();
-    if (r < 0) return this.close(errnoError(r, 'recvmsg', 'aioWrite'));
-    if (r > 0) for (const job of this.held) if (job.isSettled) this.held.delete(job);
+    if (r < 0) this.close(errnoError(r, 'recvmsg', 'aioWrite'), true);
   }
 
-  private updateActivity(): void {
-    const busy = this.queue.length > 0 || this.held.size > 0;
-    poller.setActive(this, busy);
-    if (busy || !this.origin.ownsFd) return;
+  /** Keeps the process alive while busy; retires a closed transmitter once the kernel let go. */
+  private afterWork(): void {
+    const idle = this.idle;
+    poller.setActive(this, !idle);
+    if (!idle) return;
+    for (const done of this.idleWaiters.splice(0)) done();
+    if (this.failure) return this.retire();
     // A raw fd's duplicate is closed soon after the last job, so closing the caller's fd closes
     // the connection; a short grace keeps back-to-back writes from re-adopting every time.
+    if (this.origin.socket) return;
     this.retireTimer ??= setImmediate(() => {
       this.retireTimer = null;
-      if (this.queue.length === 0 && this.held.size === 0) this.retire();
+      if (this.idle) this.retire();
     }).unref();
   }
 
   private retire(): void {
+    if (this.retired) return;
+    this.retired = true;
     if (this.retireTimer) clearImmediate(this.retireTimer);
     this.retireTimer = null;
+    this.failure ??= stateError('the transmitter retired', 'ERR_SOCKET_CLOSED');
     poller.unwatch(this.fd, this);
     this.onRetire(this);
-    if (this.origin.ownsFd) addon.close(this.fd);
+    addon.close(this.fd);
   }
-}
-
-export function closedError(socket: Socket): AiotxError {
-  const cause = socket.errored as (Error & { code?: string }) | null;
-  if (cause?.code) return Object.assign(new Error(`the socket failed: ${cause.message}`, { cause }), { code: cause.code });
-  return stateError('the socket was closed while jobs were pending', 'ERR_SOCKET_CLOSED');
 }

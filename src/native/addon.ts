@@ -27,6 +27,8 @@ export interface Addon {
   /** "dev:ino" identifying the kernel socket, with one fstat. */
   socketKey(fd: number): string | number;
   pushPending(fd: number): number;
+  disconnect(fd: number): number;
+  addressOwner(address: string): string;
   addresses(fd: number): { local: string; remote: string } | number;
   enableZerocopy(fd: number): number;
   setNonblocking(fd: number): number;
@@ -41,6 +43,12 @@ export interface Addon {
   memlock(): { soft: number; hard: number } | number;
   probeZerocopy(): number;
   probeUring(): number;
+  uringStart(onCompletions: (count: number) => void): Int32Array | number;
+  uringSubmit(table: Float64Array, buffers: (ArrayBufferView | ArrayBuffer)[], count: number): number;
+  uringRegisterBuffers(memory: ArrayBuffer, slot: number, size: number, count: number): number;
+  uringUnregisterBuffers(slot: number, count: number): number;
+  uringBufferSlots(): number;
+  uringRef(on: boolean): void;
 }
 
 const require = createRequire(import.meta.url);

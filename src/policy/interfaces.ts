@@ -25,11 +25,7 @@ function normalize(address: string): string {
 
 /** The interface that owns `localAddress`: the egress interface of a socket bound to it. */
 export function interfaceOwning(localAddress: string): string | null {
-  const wanted = normalize(localAddress);
-  for (const [name, addresses] of Object.entries(networkInterfaces())) {
-    if (addresses?.some((a) => a.address === wanted)) return name;
-  }
-  return null;
+  return addon.addressOwner(normalize(localAddress)) || null;
 }
 
 /** True when traffic to `remoteAddress` is delivered on this machine, where the kernel always copies. */

@@ -1,10 +1,11 @@
 // The backends the behavioural suite runs against, each skipped with the reason when this
-// machine cannot run it.
+// machine cannot run it. A process picks its zero-copy backend once, so each backend's suite
+// runs in a test file of its own that calls useBackend() first.
 import { probe, type BackendName, type ZeroCopyMode } from '../../src/index.js';
 
 export interface BackendCase {
   backend: BackendName;
-  /** The per-write option that selects it. */
+  /** The per-write option that selects it (with AIOTX_BACKEND choosing the zero-copy one). */
   zeroCopy: ZeroCopyMode;
   /** False, or why this machine cannot run it. */
   skip: false | string;
@@ -12,11 +13,22 @@ export interface BackendCase {
 
 const caps = probe();
 
+function skipReason(backend: BackendName): false | string {
+  const status = caps.backends[backend];
+  return status.available ? false : `${backend} unavailable: ${status.reason}`;
+}
+
 export const backendCases: BackendCase[] = [
   { backend: 'copy', zeroCopy: 'off', skip: false },
-  {
-    backend: 'msgzerocopy',
-    zeroCopy: 'on',
-    skip: caps.backends.msgzerocopy.available ? false : `MSG_ZEROCOPY unavailable: ${caps.backends.msgzerocopy.reason}`,
-  },
+  { backend: 'msgzerocopy', zeroCopy: 'on', skip: skipReason('msgzerocopy') },
+  { backend: 'uring', zeroCopy: 'on', skip: skipReason('uring') },
 ];
+
+/** Makes this process's zero-copy writes use `backend`; call before the first aioWrite. */
+export function useBackend(backend: BackendName): BackendCase {
+  if (backend !== 'copy') process.env.AIOTX_BACKEND = backend;
+  return backendCases.find((c) => c.backend === backend)!;
+}
+
+/** The zero-copy backends this machine can run. */
+export const zeroCopyCases = backendCases.filter((c) => c.backend !== 'copy');

@@ -1,10 +1,12 @@
-// The transmit engine's behaviour, the same suite for every backend: bytes, order, splitting,
-// release, errors. Loopback TCP, real sockets, every stream hashed end to end.
+// The transmit engine's behaviour, the same suite for every backend (one test file each):
+// bytes, order, splitting, release, errors, the event loop. Loopback TCP, real sockets, every
+// stream hashed end to end.
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
-import { aioWrite, type WriteResult } from '../src/index.js';
-import { backendCases } from './helpers/backends.js';
-import { endAndCompare, Expected, randomBytes, receiveAll, stillPending, tcpPair } from './helpers/sockets.js';
+import { aioWrite, type WriteResult } from '../../src/index.js';
+import type { BackendCase } from './backends.js';
+import { endAndCompare, Expected, randomBytes, receiveAll, stillPending, tcpPair } from './sockets.js';
 
 function fdOf(socket: object): number {
   return (socket as { _handle: { fd: number } })._handle.fd;
@@ -26,7 +28,7 @@ function randomSize(): number {
   return 1048576 + Math.floor(Math.random() * 5 * 1048576);
 }
 
-for (const { backend, zeroCopy, skip } of backendCases) {
+export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
   describe(`transmit on the ${backend} backend`, { skip }, () => {
     it('sends the exact bytes and accounts every byte', async () => {
       const pair = await tcpPair();
@@ -184,6 +186,27 @@ for (const { backend, zeroCopy, skip } of backendCases) {
       pair.server.resume();
       await assert.rejects(job, { name: 'AbortError' });
       assert.equal((await next).bytes, 15);
+      await pair.close();
+    });
+
+    it('does not spin while a job waits on a stalled receiver, nor once it is idle', async () => {
+      const pair = await tcpPair();
+      pair.server.pause();
+      const job = aioWrite(pair.client, randomBytes(64 << 20), { zeroCopy });
+      await stillPending(job, 100);
+      // Event-loop utilisation is near 1 for a spinning loop and near 0 for an idle one.
+      let start = performance.eventLoopUtilization();
+      await stillPending(job, 500);
+      const waiting = performance.eventLoopUtilization(start).utilization;
+      assert.ok(waiting < 0.5, `event loop utilisation ${waiting.toFixed(3)} while waiting`);
+      pair.server.resume();
+      await job;
+      await aioWrite(pair.client, randomBytes(1 << 20), { zeroCopy });
+      // Idle, writable, notifications drained: nothing should wake the loop.
+      start = performance.eventLoopUtilization();
+      await new Promise((r) => setTimeout(r, 500));
+      const idle = performance.eventLoopUtilization(start).utilization;
+      assert.ok(idle < 0.5, `event loop utilisation ${idle.toFixed(3)} while idle`);
       await pair.close();
     });
   });

@@ -1,0 +1,5 @@
+// The transmit suite on the copy backend.
+import { useBackend } from './helpers/backends.js';
+import { transmitSuite } from './helpers/transmit-suite.js';
+
+transmitSuite(useBackend('copy'));
