@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { aioWrite, sendFile, zeroCopy } from '../src/index.js';
@@ -64,6 +65,12 @@ describe('bad arguments', () => {
     await assert.rejects(aioWrite(new Socket(), Buffer.alloc(1)), { name: 'TypeError', message: /file descriptor/ });
   });
 
+  it('refuses a TLS socket: its bytes would bypass the encryption', async () => {
+    const tlsSocket = new TLSSocket(new Socket());
+    await assert.rejects(aioWrite(tlsSocket, Buffer.from('secret')), { name: 'TypeError', message: /TLS/ });
+    tlsSocket.destroy();
+  });
+
   it('rejects a destroyed net.Socket', async () => {
     const p = await tcpPair();
     p.client.destroy();
@@ -116,5 +123,8 @@ describe('bad arguments', () => {
     assert.throws(() => zeroCopy.set('on', { interface: 'nosuch0' }), { name: 'RangeError', message: /nosuch0/ });
     assert.throws(() => zeroCopy.get({ interface: 42 as never }), { name: 'TypeError' });
     assert.throws(() => zeroCopy.setThreshold(-5), { name: 'RangeError' });
+    assert.throws(() => zeroCopy.setThreshold('1' as never), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(() => zeroCopy.set('on', null as never), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(() => zeroCopy.get(null as never), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
   });
 });

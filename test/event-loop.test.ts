@@ -48,4 +48,29 @@ describe('event loop', () => {
     server.close();
     assert.ok(received > 0);
   });
+
+  it('lets worker threads use aiotx and exit cleanly', async () => {
+    const script = `
+      import { Worker } from 'node:worker_threads';
+      const code = \`
+        import net from 'node:net';
+        import { parentPort } from 'node:worker_threads';
+        import { aioWrite } from ${JSON.stringify(indexUrl)};
+        const srv = net.createServer((s) => s.resume()).listen(0, '127.0.0.1', async () => {
+          const c = net.connect(srv.address().port, '127.0.0.1');
+          await new Promise((r) => c.once('connect', r));
+          const r = await aioWrite(c, Buffer.alloc(1 << 20, 1), { zeroCopy: 'on' });
+          parentPort.postMessage(r.bytes);
+          c.destroy(); srv.close();
+        });\`;
+      for (let i = 0; i < 3; i++) {
+        const w = new Worker(new URL('data:text/javascript,' + encodeURIComponent(code)));
+        const bytes = await new Promise((r) => w.once('message', r));
+        if (i === 1) await w.terminate(); else await new Promise((r) => w.once('exit', r));
+        console.log('worker ' + i + ' sent ' + bytes);
+      }`;
+    const r = await runChild(script);
+    assert.equal(r.code, 0, 'the process survived its workers');
+    assert.equal(r.out.trim().split('\n').length, 3);
+  });
 });

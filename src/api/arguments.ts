@@ -17,6 +17,8 @@ export function checkSignal(signal: unknown, api: string): AbortSignal | undefin
 /** Queues `job` now when the transmitter is ready (keeping call order), else when it is. */
 export function enqueueWhenReady(tx: Transmitter | Promise<Transmitter>, job: Job, then?: (t: Transmitter) => void): void {
   if (tx instanceof Promise) {
+    // Until the socket connects, an abort simply drops the job.
+    job.onAbort = (j) => j.fail(j.abortReason()!);
     tx.then(
       (t) => {
         t.enqueue(job);

@@ -50,6 +50,7 @@ export function describe(value: unknown): string {
  */
 export function transmitterFor(target: Target, api: string): Transmitter | Promise<Transmitter> {
   if (!(target instanceof Socket)) return adoptFd(target, api);
+  checkPlain(target, api);
   let wait = connecting.get(target);
   if (!wait && target.connecting) {
     wait = { ready: whenConnected(target), waiting: 0 };
@@ -96,17 +97,25 @@ function adoptSocket(socket: Socket, api: string): Transmitter {
   if (socket.writableEnded) throw stateError(`${api}: the socket was ended (end() was called)`, 'ERR_STREAM_WRITE_AFTER_END');
   const known = bySocket.get(socket);
   if (known && !known.closed) return known;
-  const handle = (socket as unknown as { _handle?: { fd?: number; constructor?: { name?: string } } })._handle;
-  if ((socket as { encrypted?: boolean }).encrypted || (handle && !['TCP', 'Pipe'].includes(handle.constructor?.name ?? ''))) {
-    throw typeError(`${api}: only plain TCP and pipe sockets are supported; writing under TLS would bypass the encryption`, 'ERR_INVALID_ARG_VALUE');
-  }
-  const fd = handle?.fd;
+  const fd = handleOf(socket)?.fd;
   if (typeof fd !== 'number' || fd < 0) throw typeError(`${api}: this net.Socket has no file descriptor (not a TCP or pipe socket?)`, 'ERR_INVALID_ARG_VALUE');
   const info = inspect(fd, api);
   const existing = transmitters.get(keyOf(info));
   const t = existing ?? adopt(fd, info, socket, api);
   bySocket.set(socket, t);
   return t;
+}
+
+function handleOf(socket: Socket): { fd?: number; constructor?: { name?: string } } | undefined {
+  return (socket as unknown as { _handle?: { fd?: number } })._handle;
+}
+
+/** Bytes written under a TLS (or any wrapping) socket would bypass what it does to them. */
+function checkPlain(socket: Socket, api: string): void {
+  const handle = handleOf(socket);
+  if ((socket as { encrypted?: boolean }).encrypted || (handle && !['TCP', 'Pipe'].includes(handle.constructor?.name ?? ''))) {
+    throw typeError(`${api}: only plain TCP and pipe sockets are supported; writing under TLS would bypass the encryption`, 'ERR_INVALID_ARG_VALUE');
+  }
 }
 
 function adoptFd(fd: number, api: string): Transmitter {

@@ -75,8 +75,17 @@ export interface ModeOptions {
   interface?: string;
 }
 
+function checkOptions(options: unknown): ModeOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') {
+    throw Object.assign(new TypeError('zeroCopy options must be an object like { interface: "eth0" }'), { code: 'ERR_INVALID_ARG_TYPE' });
+  }
+  return options as ModeOptions;
+}
+
 /** Sets the global mode, or one interface's when `options.interface` is given. */
-export function setMode(mode: ZeroCopyMode, options: ModeOptions = {}): void {
+export function setMode(mode: ZeroCopyMode, rawOptions?: ModeOptions): void {
+  const options = checkOptions(rawOptions);
   const m = parseMode(mode, 'zero-copy mode');
   const s = current();
   if (options.interface === undefined) s.global = m;
@@ -84,7 +93,8 @@ export function setMode(mode: ZeroCopyMode, options: ModeOptions = {}): void {
 }
 
 /** The mode in force: the interface's own when it has one, else the global mode. */
-export function getMode(options: ModeOptions = {}): ZeroCopyMode {
+export function getMode(rawOptions?: ModeOptions): ZeroCopyMode {
+  const options = checkOptions(rawOptions);
   const s = current();
   if (options.interface === undefined) return s.global;
   return s.interfaces.get(checkInterface(options.interface)) ?? s.global;
@@ -96,6 +106,9 @@ export function clearMode(name: string): void {
 }
 
 export function setThreshold(bytes: number): void {
+  if (typeof bytes !== 'number') {
+    throw Object.assign(new TypeError(`threshold must be a number of bytes, got ${typeof bytes}`), { code: 'ERR_INVALID_ARG_TYPE' });
+  }
   if (!Number.isSafeInteger(bytes) || bytes < 0) throw rangeError(`threshold must be a non-negative integer, got ${bytes}`);
   current().threshold = bytes;
 }

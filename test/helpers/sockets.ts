@@ -7,7 +7,15 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export interface Pair {
   client: Socket;
   server: Socket;
+  listener: Server;
   close(): Promise<void>;
+}
+
+const open = new Set<Pair>();
+
+/** Closes every pair a test left open (after a failed assertion), so the process can exit. */
+export async function closeAllPairs(): Promise<void> {
+  await Promise.all([...open].map((p) => p.close()));
 }
 
 /** A connected TCP pair on 127.0.0.1; `close` destroys both ends and the listener. */
@@ -22,15 +30,19 @@ export async function tcpPair(): Promise<Pair> {
   const [server] = await accepted;
   client.on('error', () => {});
   server.on('error', () => {});
-  return {
+  const pair: Pair = {
     client,
     server,
+    listener,
     async close() {
+      open.delete(pair);
       client.destroy();
       server.destroy();
       await new Promise<void>((resolve) => listener.close(() => resolve()));
     },
   };
+  open.add(pair);
+  return pair;
 }
 
 export interface Received {

@@ -3,10 +3,11 @@
 // stream hashed end to end.
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { describe, it } from 'node:test';
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, it } from 'node:test';
 import { aioWrite, type WriteResult } from '../../src/index.js';
 import type { BackendCase } from './backends.js';
-import { endAndCompare, Expected, randomBytes, receiveAll, stillPending, tcpPair } from './sockets.js';
+import { closeAllPairs, endAndCompare, Expected, randomBytes, receiveAll, stillPending, tcpPair } from './sockets.js';
 
 function fdOf(socket: object): number {
   return (socket as { _handle: { fd: number } })._handle.fd;
@@ -30,6 +31,8 @@ function randomSize(): number {
 
 export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
   describe(`transmit on the ${backend} backend`, { skip }, () => {
+    afterEach(closeAllPairs);
+
     it('sends the exact bytes and accounts every byte', async () => {
       const pair = await tcpPair();
       const received = receiveAll(pair.server);
@@ -186,6 +189,64 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
       pair.server.resume();
       await assert.rejects(job, { name: 'AbortError' });
       assert.equal((await next).bytes, 15);
+      await pair.close();
+    });
+
+    it('lets end() wait for pending jobs: every byte arrives before the FIN', async () => {
+      const pair = await tcpPair();
+      pair.server.pause();
+      const received = receiveAll(pair.server);
+      const data = randomBytes(24 << 20);
+      const job = aioWrite(pair.client, data, { zeroCopy });
+      pair.client.end();
+      await assert.rejects(aioWrite(pair.client, Buffer.alloc(1), { zeroCopy }), { code: 'ERR_STREAM_WRITE_AFTER_END' });
+      pair.server.resume();
+      checkResult(await job, data.length, backend);
+      assert.deepEqual(await received, new Expected(data).digest());
+      await pair.close();
+    });
+
+    it('keeps call order across the connect event, and settles jobs of a socket destroyed while connecting', async () => {
+      const pair = await tcpPair();
+      const { port } = pair.server.address() as { port: number };
+      const client = connect(port, '127.0.0.1');
+      const first = randomBytes(100_000);
+      const second = randomBytes(100_000);
+      const jobs = [aioWrite(client, first, { zeroCopy })];
+      client.once('connect', () => jobs.push(aioWrite(client, second, { zeroCopy })));
+      const accepted = await new Promise<Socket>((resolve) => pair.listener.once('connection', resolve));
+      const received = receiveAll(accepted);
+      await new Promise((r) => client.once('connect', r));
+      await Promise.all(jobs);
+      client.end();
+      assert.deepEqual(await received, new Expected(first, second).digest());
+
+      const doomed = connect(port, '127.0.0.1');
+      doomed.on('error', () => {});
+      const controller = new AbortController();
+      const a = aioWrite(doomed, Buffer.alloc(10), { zeroCopy });
+      const b = aioWrite(doomed, Buffer.alloc(10), { zeroCopy, signal: controller.signal });
+      controller.abort();
+      doomed.destroy();
+      await assert.rejects(b, { name: 'AbortError' });
+      await assert.rejects(a, { code: 'ERR_SOCKET_CLOSED' });
+      await pair.close();
+    });
+
+    it('rejects a job on a destroyed socket only once the kernel let go of its buffer', { skip: backend === 'copy' ? 'copy releases at send' : false }, async () => {
+      const pair = await tcpPair();
+      pair.server.pause();
+      const data = Buffer.alloc(32 << 20, 'A');
+      const job = aioWrite(pair.client, data, { zeroCopy });
+      await stillPending(job, 200);
+      pair.client.destroy();
+      await assert.rejects(job, { code: 'ERR_SOCKET_CLOSED' });
+      data.fill('B'); // the caller owns the buffer again: nothing of this may reach the peer
+      let bs = 0;
+      pair.server.on('data', (d: Buffer) => (bs += d.filter((x) => x === 0x42).length));
+      pair.server.resume();
+      await new Promise((r) => pair.server.once('close', r));
+      assert.equal(bs, 0, 'bytes written after the rejection reached the peer');
       await pair.close();
     });
 
