@@ -1,7 +1,8 @@
 // aioWrite: the seed's aio_write(2) for a Node socket. The promise settles when the kernel has
 // released `data`, so the caller may reuse or free it from then on.
 import { selectBackend } from '../engine/capabilities.js';
-import { abortError, stateError, typeError } from '../engine/errors.js';
+import { Socket as DatagramSocket } from 'node:dgram';
+import { abortError, rangeError, stateError, typeError } from '../engine/errors.js';
 import { WriteJob, type Settler, type WriteResult } from '../engine/job.js';
 import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
 import { addon } from '../native/addon.js';
@@ -13,6 +14,11 @@ export interface AioWriteOptions {
   zeroCopy?: ZeroCopyMode;
   /** Aborting before the first byte went out rejects at once; later, no more segments are sent. */
   signal?: AbortSignal;
+  /**
+   * Datagram sockets only: send `data` as one GSO super-datagram that the stack cuts into
+   * datagrams of this many bytes (UDP_SEGMENT). Without it, one job is one datagram.
+   */
+  segmentSize?: number;
 }
 
 export function aioWrite(target: Target, data: ArrayBufferView | ArrayBuffer, options: AioWriteOptions = {}): Promise<WriteResult> {
@@ -29,6 +35,19 @@ export function aioWrite(target: Target, data: ArrayBufferView | ArrayBuffer, op
     if (signal?.aborted) throw abortError(signal);
     const backend = selectBackend();
     if (backend.error) throw backend.error;
-    enqueueWhenReady(transmitterFor(target, 'aioWrite'), new WriteJob(data, mode, settler, signal));
+    const segmentSize = options.segmentSize;
+    if (segmentSize !== undefined) {
+      if (typeof segmentSize !== 'number') throw typeError(`aioWrite: options.segmentSize must be a number, got ${describe(segmentSize)}`);
+      if (!Number.isInteger(segmentSize) || segmentSize < 1 || segmentSize > 65507) {
+        throw rangeError(`aioWrite: options.segmentSize must be an integer from 1 to 65507, got ${segmentSize}`);
+      }
+      if (!(target instanceof DatagramSocket) && typeof target !== 'number') {
+        throw typeError('aioWrite: options.segmentSize applies to datagram sockets only', 'ERR_INVALID_ARG_VALUE');
+      }
+    }
+    const tx = transmitterFor(target, 'aioWrite');
+    const job = new WriteJob(data, mode, settler, signal);
+    job.segmentSize = segmentSize ?? 0;
+    enqueueWhenReady(tx, job);
   });
 }

@@ -128,6 +128,8 @@ export abstract class Job {
 export class WriteJob extends Job {
   /** Index of the wired (registered) buffer `data` lies in, or -1. */
   wiredSlot = -1;
+  /** UDP GSO: the stack cuts this datagram into datagrams of this size (0: one datagram). */
+  segmentSize = 0;
 
   constructor(
     readonly data: ArrayBufferView | ArrayBuffer,

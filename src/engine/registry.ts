@@ -1,6 +1,7 @@
 // Adoption: from what the caller passed (a net.Socket or a raw fd) to the one transmitter that
 // drives that kernel socket. Transmitters are keyed by the socket's inode, so a net.Socket and
 // its fd share one queue and one MSG_ZEROCOPY id count.
+import { Socket as DatagramSocket } from 'node:dgram';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { addon, type SocketInfo } from '../native/addon.js';
@@ -10,17 +11,18 @@ import { closedError, errnoError, rangeError, stateError, typeError } from './er
 import * as poller from './poller.js';
 import { Transmitter, type Origin } from './transmitter.js';
 
-export type Target = Socket | number;
+export type Target = Socket | DatagramSocket | number;
 
 const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
 const AF_UNIX = 1;
 const ENOTSOCK = -constants.errno.ENOTSOCK;
 /** How many retired sockets' MSG_ZEROCOPY id counts are remembered (else: resynchronised). */
 const REMEMBERED_IDS = 4096;
 
 const transmitters = new Map<string, Transmitter>();
-/** A net.Socket's fd never changes: its transmitter is found without a syscall. */
-const bySocket = new WeakMap<Socket, Transmitter>();
+/** A socket object's fd never changes: its transmitter is found without a syscall. */
+const bySocket = new WeakMap<Socket | DatagramSocket, Transmitter>();
 /** Next MSG_ZEROCOPY id of sockets whose transmitter retired, by socket key. */
 const zerocopyIds = new Map<string, number>();
 
@@ -33,8 +35,8 @@ const connecting = new WeakMap<Socket, Connecting>();
 
 /** Throws for a target that can never be a socket; fd validity is checked at adoption. */
 export function checkTarget(target: unknown, api: string): asserts target is Target {
-  if (target instanceof Socket) return;
-  if (typeof target !== 'number') throw typeError(`${api}: target must be a net.Socket or a socket fd, got ${describe(target)}`);
+  if (target instanceof Socket || target instanceof DatagramSocket) return;
+  if (typeof target !== 'number') throw typeError(`${api}: target must be a net.Socket, a dgram.Socket or a socket fd, got ${describe(target)}`);
   if (!Number.isInteger(target) || target < 0 || target > 0x7fffffff) throw rangeError(`${api}: fd must be a non-negative integer, got ${target}`);
 }
 
@@ -49,6 +51,7 @@ export function describe(value: unknown): string {
  * order; a promise while a net.Socket is still connecting (callers queue behind each other).
  */
 export function transmitterFor(target: Target, api: string): Transmitter | Promise<Transmitter> {
+  if (target instanceof DatagramSocket) return adoptDatagram(target, api);
   if (!(target instanceof Socket)) return adoptFd(target, api);
   checkPlain(target, api);
   let wait = connecting.get(target);
@@ -118,6 +121,26 @@ function checkPlain(socket: Socket, api: string): void {
   }
 }
 
+/** A dgram.Socket's fd, without the deprecated _handle getter. */
+function datagramFd(socket: DatagramSocket): number | undefined {
+  for (const sym of Object.getOwnPropertySymbols(socket)) {
+    const state = (socket as unknown as Record<symbol, { handle?: { fd?: number } } | undefined>)[sym];
+    if (sym.description === 'state symbol' && state?.handle) return state.handle.fd;
+  }
+  return undefined;
+}
+
+function adoptDatagram(socket: DatagramSocket, api: string): Transmitter {
+  const fd = datagramFd(socket);
+  if (typeof fd !== 'number' || fd < 0) throw stateError(`${api}: the dgram.Socket is not bound and connected (or was closed)`, 'ERR_SOCKET_DGRAM_NOT_CONNECTED');
+  const t = adoptFd(fd, api);
+  if (!bySocket.has(socket as never)) {
+    bySocket.set(socket as never, t);
+    socket.once('close', () => t.close(stateError('the socket was closed while jobs were pending', 'ERR_SOCKET_CLOSED'), false));
+  }
+  return t;
+}
+
 function adoptFd(fd: number, api: string): Transmitter {
   const key = addon.socketKey(fd);
   const existing = typeof key === 'string' ? transmitters.get(key) : undefined;
@@ -129,9 +152,9 @@ function inspect(fd: number, api: string): SocketInfo {
   const info = addon.socketInfo(fd);
   if (info === ENOTSOCK) throw typeError(`${api}: fd ${fd} is not a socket`, 'ENOTSOCK');
   if (typeof info === 'number') throw errnoError(info, 'fstat', `${api}: fd ${fd}`);
-  if (info.type !== SOCK_STREAM) throw typeError(`${api}: fd ${fd} is not a stream socket (only TCP and Unix stream sockets are supported)`, 'ERR_INVALID_ARG_VALUE');
+  if (info.type !== SOCK_STREAM && info.type !== SOCK_DGRAM) throw typeError(`${api}: fd ${fd} is neither a stream nor a datagram socket`, 'ERR_INVALID_ARG_VALUE');
   if (info.listening) throw typeError(`${api}: fd ${fd} is a listening socket; pass a connected one`, 'ERR_INVALID_ARG_VALUE');
-  if (!info.connected) throw stateError(`${api}: fd ${fd} is not connected`, 'ENOTCONN');
+  if (!info.connected) throw stateError(`${api}: fd ${fd} is not connected${info.type === SOCK_DGRAM ? ' (connect() the datagram socket to its peer)' : ''}`, 'ENOTCONN');
   return info;
 }
 
@@ -158,7 +181,12 @@ function adopt(fd: number, info: SocketInfo, socket: Socket | undefined, api: st
       const r = addon.setNonblocking(dup);
       if (r < 0) throw errnoError(r, 'fcntl', api);
     }
-    const origin: Origin = { socket, zerocopyWasEnabled: info.zerocopy, zerocopyNextId: zerocopyIds.get(key) ?? null };
+    const origin: Origin = {
+      socket,
+      datagram: info.type === SOCK_DGRAM,
+      zerocopyWasEnabled: info.zerocopy,
+      zerocopyNextId: zerocopyIds.get(key) ?? null,
+    };
     const t = new Transmitter(dup, key, factsOf(dup, info), origin, retired);
     const r = poller.watch(dup, t);
     if (r < 0) throw errnoError(r, 'epoll_ctl', api);

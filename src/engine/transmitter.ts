@@ -21,10 +21,15 @@ const EMPTY = Buffer.alloc(0);
 /** Errors of sendfile(2) that belong to the file, not the socket: they end that job only. */
 const FILE_ERRORS = new Set(['EIO', 'EINVAL', 'EBADF', 'EOVERFLOW', 'ESPIPE', 'EISDIR', 'ENXIO'].map((n) => -constants.errno[n as keyof typeof constants.errno]));
 
+/** Errors that end a datagram socket; any other fails only the datagram that met it. */
+const SOCKET_ERRORS = new Set(['EBADF', 'ENOTCONN', 'ENOTSOCK', 'EPIPE'].map((n) => -constants.errno[n as keyof typeof constants.errno]));
+
 /** Where the transmitter's fd came from. */
 export interface Origin {
   /** The net.Socket it serves, if any; its 'close' ends the transmitter. */
   socket?: Socket;
+  /** A datagram socket: one job is one datagram (or one GSO super-datagram), never split. */
+  datagram: boolean;
   /** SO_ZEROCOPY was already set when adopted. */
   zerocopyWasEnabled: boolean;
   /** The socket's next MSG_ZEROCOPY id, when an earlier transmitter left it behind. */
@@ -50,6 +55,8 @@ export class Transmitter implements poller.Watcher {
   };
   private readonly demotion = new Demotion();
   private waitingForNode = false;
+  /** UDP_SEGMENT currently set on the socket (0: none). */
+  private segmentSize = 0;
   /** A zero-copy segment went out since the last push of pending frames. */
   private zeroCopyTail = false;
   private failure: AiotxError | null = null;
@@ -159,11 +166,19 @@ export class Transmitter implements poller.Watcher {
       }
       if (job instanceof FileJob && !job.ready) break;
       if (!job.started && this.mustWaitForNode()) break;
+      if (job instanceof WriteJob && job.segmentSize > 0 && !this.origin.datagram) {
+        job.stop(stateError('aioWrite: segmentSize applies to datagram sockets only', 'ERR_INVALID_ARG_VALUE'));
+        continue;
+      }
       const r = job instanceof WriteJob ? this.submitWrite(job) : this.submitFile(job as FileJob);
       if (r > 0) continue;
       if (r === EAGAIN || r === 0 || r === WAIT_RELEASE || r === PENDING) break;
       if (r === EFAULT && job instanceof WriteJob) {
         job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', 'ERR_AIOTX_DETACHED'));
+        continue;
+      }
+      if (this.origin.datagram && !SOCKET_ERRORS.has(r)) {
+        job.stop(errnoError(r, 'send', 'aioWrite'));
         continue;
       }
       if (job instanceof FileJob && FILE_ERRORS.has(r)) {
@@ -205,6 +220,11 @@ export class Transmitter implements poller.Watcher {
   }
 
   private submitWrite(job: WriteJob): number {
+    if (job.segmentSize !== this.segmentSize) {
+      const r = addon.setUdpSegment(this.fd, job.segmentSize);
+      if (r < 0) return r;
+      this.segmentSize = job.segmentSize;
+    }
     const channel = this.channelFor(job);
     const n = channel.submit(job, job.remaining);
     if (n > 0 && channel !== this.copy) this.zeroCopyTail = true;

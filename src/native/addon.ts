@@ -28,6 +28,7 @@ export interface Addon {
   socketKey(fd: number): string | number;
   pushPending(fd: number): number;
   disconnect(fd: number): number;
+  setUdpSegment(fd: number, size: number): number;
   addressOwner(address: string): string;
   addresses(fd: number): { local: string; remote: string } | number;
   enableZerocopy(fd: number): number;
