@@ -11,14 +11,16 @@ const indexUrl = new URL('../src/index.js', import.meta.url).href;
 const rigSkip = sinkRigSkipReason();
 
 /** Sends `count` 64 KiB GSO datagrams to the sink from a process using `backend`. */
-function sendToSink(backend: string, address: string, port: number, count: number, segmentSize: number) {
+function sendToSink(backend: string, address: string, port: number, count: number, segmentSize: number, wired = false) {
   const script = `
     import dgram from 'node:dgram';
-    import { aioWrite } from ${JSON.stringify(indexUrl)};
+    import { aioWrite, createBufferPool } from ${JSON.stringify(indexUrl)};
     const s = dgram.createSocket('udp4');
     s.connect(${port}, ${JSON.stringify(address)}, async () => {
       const totals = { bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, backends: new Set() };
-      const buffers = Array.from({ length: 8 }, (_, i) => Buffer.alloc(65000, i));
+      const pool = ${wired} ? createBufferPool({ size: 65000, count: 8 }) : null;
+      if (pool && !pool.wired) throw new Error('pool not wired: ' + pool.reason);
+      const buffers = Array.from({ length: 8 }, (_, i) => pool ? pool.acquire().fill(i) : Buffer.alloc(65000, i));
       for (let i = 0; i < ${count}; i += 8) {
         const results = await Promise.all(buffers.map((b) => aioWrite(s, b, { zeroCopy: 'on', segmentSize: ${segmentSize} })));
         for (const r of results) {
@@ -49,4 +51,13 @@ describe('the sink rig', { skip: rigSkip ?? false }, () => {
       });
     });
   }
+
+  const uring = zeroCopyCases.find((c) => c.backend === 'uring')!;
+  it('uring from the wired pool: every byte goes out without a copy', { skip: uring.skip }, async () => {
+    await withSinkRig(async (rig) => {
+      const r = sendToSink('uring', rig.sinkAddress, rig.port, 400, 1472, true);
+      assert.equal(r.bytes, 400 * 65000);
+      assert.equal(r.zeroCopyBytes, r.bytes);
+    });
+  });
 });

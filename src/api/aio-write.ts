@@ -5,6 +5,7 @@ import { Socket as DatagramSocket } from 'node:dgram';
 import { abortError, rangeError, stateError, typeError } from '../engine/errors.js';
 import { WriteJob, type Settler, type WriteResult } from '../engine/job.js';
 import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
+import { poolOf } from '../engine/wired-pool.js';
 import { addon } from '../native/addon.js';
 import { parseMode, type ZeroCopyMode } from '../policy/zero-copy-policy.js';
 import { checkOptions, checkSignal, enqueueWhenReady } from './arguments.js';
@@ -48,6 +49,11 @@ export function aioWrite(target: Target, data: ArrayBufferView | ArrayBuffer, op
     const tx = transmitterFor(target, 'aioWrite');
     const job = new WriteJob(data, mode, settler, signal);
     job.segmentSize = segmentSize ?? 0;
+    try {
+      poolOf(data)?.claim(job, data);
+    } catch (err) {
+      return job.fail(err as Error);
+    }
     enqueueWhenReady(tx, job);
   });
 }

@@ -130,6 +130,8 @@ export class WriteJob extends Job {
   wiredSlot = -1;
   /** UDP GSO: the stack cuts this datagram into datagrams of this size (0: one datagram). */
   segmentSize = 0;
+  /** Frees the wired buffer under `data` for reuse; runs once when the job settles. */
+  onFinish: (() => void) | null = null;
 
   constructor(
     readonly data: ArrayBufferView | ArrayBuffer,
@@ -138,6 +140,11 @@ export class WriteJob extends Job {
     signal: AbortSignal | undefined,
   ) {
     super(data.byteLength, settler, signal);
+  }
+
+  protected override finish(): void {
+    super.finish();
+    this.onFinish?.();
   }
 }
 

@@ -124,3 +124,26 @@ export function bufferSlots(): number {
   const r = startRing();
   return r < 0 ? r : addon.uringBufferSlots();
 }
+
+/** Wired-buffer table slots taken by pools: [start, start + count) ranges. */
+const slotRanges: { start: number; count: number }[] = [];
+
+/** Reserves `count` consecutive table slots; returns the first, or -1 when none are free. */
+export function allocateSlots(count: number): number {
+  const total = bufferSlots();
+  if (total <= 0) return -1;
+  const taken = [...slotRanges].sort((a, b) => a.start - b.start);
+  let start = 0;
+  for (const range of taken) {
+    if (range.start - start >= count) break;
+    start = range.start + range.count;
+  }
+  if (start + count > total) return -1;
+  slotRanges.push({ start, count });
+  return start;
+}
+
+export function freeSlots(start: number): void {
+  const i = slotRanges.findIndex((r) => r.start === start);
+  if (i >= 0) slotRanges.splice(i, 1);
+}

@@ -1,0 +1,116 @@
+// The wired buffer pool: the seed's wired pages, done once. A pool's memory is registered with
+// the io_uring ring (IORING_REGISTER_BUFFERS_UPDATE), so writes from it skip per-send pinning
+// (IORING_RECVSEND_FIXED_BUF). A buffer with a job in flight can be neither handed out again
+// nor written by another job: the kernel may still be reading it.
+import { getSystemErrorName } from 'node:util';
+import { selectBackend } from './capabilities.js';
+import { rangeError, stateError } from './errors.js';
+import type { WriteJob } from './job.js';
+import { allocateSlots, freeSlots, registerBuffers, unregisterBuffers } from './uring-ring.js';
+
+const pools = new WeakMap<ArrayBuffer, WiredPool>();
+
+export class WiredPool {
+  readonly memory: ArrayBuffer;
+  /** First ring table slot of this pool's buffers, or -1 when not wired. */
+  private readonly slotBase: number;
+  /** Why the pool is not wired, or null. */
+  readonly reason: string | null;
+  private readonly inFlight: Uint8Array;
+  private readonly handedOut: Uint8Array;
+  private readonly buffers: Buffer[];
+  private closed = false;
+
+  constructor(
+    readonly size: number,
+    readonly count: number,
+  ) {
+    this.memory = new ArrayBuffer(size * count);
+    this.inFlight = new Uint8Array(count);
+    this.handedOut = new Uint8Array(count);
+    this.buffers = Array.from({ length: count }, (_, i) => Buffer.from(this.memory, i * size, size));
+    const { slotBase, reason } = this.wire();
+    this.slotBase = slotBase;
+    this.reason = reason;
+    pools.set(this.memory, this);
+  }
+
+  private wire(): { slotBase: number; reason: string | null } {
+    const backend = selectBackend().zeroCopy;
+    if (backend !== 'uring') return { slotBase: -1, reason: `zero-copy writes use the ${backend} backend here, which has no registered buffers` };
+    const base = allocateSlots(this.count);
+    if (base < 0) return { slotBase: -1, reason: 'the io_uring buffer table is full (or could not be registered)' };
+    const r = registerBuffers(this.memory, base, this.size, this.count);
+    if (r < 0) {
+      freeSlots(base);
+      const hint = getSystemErrorName(r) === 'ENOMEM' ? ' (RLIMIT_MEMLOCK too low for this pool?)' : '';
+      return { slotBase: -1, reason: `registering the buffers failed with ${getSystemErrorName(r)}${hint}` };
+    }
+    return { slotBase: base, reason: null };
+  }
+
+  get wired(): boolean {
+    return this.slotBase >= 0;
+  }
+
+  get available(): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) if (!this.handedOut[i] && !this.inFlight[i]) n++;
+    return n;
+  }
+
+  acquire(): Buffer | null {
+    this.checkOpen();
+    for (let i = 0; i < this.count; i++) {
+      if (!this.handedOut[i] && !this.inFlight[i]) {
+        this.handedOut[i] = 1;
+        return this.buffers[i]!;
+      }
+    }
+    return null;
+  }
+
+  release(buffer: Buffer): void {
+    const i = this.indexOf(buffer, buffer.byteLength);
+    if (i < 0 || buffer.byteOffset !== i * this.size) throw rangeError('release: this buffer does not come from this pool (pass the one acquire() gave)', 'ERR_INVALID_ARG_VALUE');
+    if (this.inFlight[i]) throw stateError('release: the buffer has a job in flight; wait for its promise', 'ERR_AIOTX_BUFFER_BUSY');
+    this.handedOut[i] = 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (this.inFlight.some((b) => b === 1)) throw stateError('close: buffers of this pool have jobs in flight', 'ERR_AIOTX_BUFFER_BUSY');
+    this.closed = true;
+    if (this.slotBase >= 0) {
+      unregisterBuffers(this.slotBase, this.count);
+      freeSlots(this.slotBase);
+    }
+  }
+
+  /** Marks the buffer under `job` busy until the job settles, and tells the job its slot. */
+  claim(job: WriteJob, view: ArrayBufferView | ArrayBuffer): void {
+    this.checkOpen();
+    const i = this.indexOf(view, view.byteLength);
+    if (i < 0) throw rangeError(`aioWrite: data spans more than one buffer of its pool (buffers are ${this.size} bytes)`);
+    if (this.inFlight[i]) throw stateError('aioWrite: this pool buffer already has a job in flight; wait for its promise before reusing it', 'ERR_AIOTX_BUFFER_BUSY');
+    this.inFlight[i] = 1;
+    job.wiredSlot = this.slotBase >= 0 ? this.slotBase + i : -1;
+    job.onFinish = () => (this.inFlight[i] = 0);
+  }
+
+  /** Index of the buffer wholly containing [byteOffset, byteOffset + length), or -1. */
+  private indexOf(view: ArrayBufferView | ArrayBuffer, length: number): number {
+    const offset = ArrayBuffer.isView(view) ? view.byteOffset : 0;
+    const i = Math.floor(offset / this.size);
+    return i < this.count && offset + length <= (i + 1) * this.size && (!ArrayBuffer.isView(view) || view.buffer === this.memory) ? i : -1;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw stateError('the buffer pool is closed', 'ERR_AIOTX_POOL_CLOSED');
+  }
+}
+
+/** The pool `data` lies in, if any. */
+export function poolOf(data: ArrayBufferView | ArrayBuffer): WiredPool | undefined {
+  return pools.get(ArrayBuffer.isView(data) ? (data.buffer as ArrayBuffer) : data);
+}
