@@ -52,7 +52,7 @@ describe('bad arguments', () => {
     await assert.rejects(sendFile(fd, file), { code: 'EBADF' });
   });
 
-  it('rejects a listening socket, an unconnected socket and a UDP socket', async () => {
+  it('rejects a listening socket and unconnected sockets', async () => {
     const listener = createServer().listen(0, '127.0.0.1');
     await once(listener, 'listening');
     await assert.rejects(aioWrite(fdOf(listener), Buffer.alloc(1)), { name: 'TypeError', message: /listening/ });
@@ -60,7 +60,7 @@ describe('bad arguments', () => {
     const udp = createSocket('udp4');
     udp.bind(0, '127.0.0.1');
     await once(udp, 'listening');
-    await assert.rejects(aioWrite(fdOf(udp), Buffer.alloc(1)), { name: 'TypeError', message: /stream socket/ });
+    await assert.rejects(aioWrite(udp, Buffer.alloc(1)), { code: 'ENOTCONN', message: /connect\(\) the datagram socket/ });
     udp.close();
     await assert.rejects(aioWrite(new Socket(), Buffer.alloc(1)), { name: 'TypeError', message: /file descriptor/ });
   });
@@ -102,6 +102,9 @@ describe('bad arguments', () => {
     await assert.rejects(aioWrite(pair.client, Buffer.alloc(1), null as never), { name: 'TypeError' });
     await assert.rejects(aioWrite(pair.client, Buffer.alloc(1), { signal: {} as never }), { name: 'TypeError', message: /AbortSignal/ });
     await assert.rejects(aioWrite(pair.client, Buffer.alloc(1), { signal: AbortSignal.abort() }), { name: 'AbortError' });
+    await assert.rejects(aioWrite(pair.client, Buffer.alloc(1), { segmentSize: 1000 }), { code: 'ERR_INVALID_ARG_VALUE', message: /datagram/ });
+    await assert.rejects(aioWrite(pair.client, Buffer.alloc(1), { segmentSize: 0 }), { name: 'RangeError' });
+    await assert.rejects(aioWrite(pair.client, Buffer.alloc(1), { segmentSize: '9' as never }), { name: 'TypeError' });
   });
 
   it('rejects bad sendFile ranges and files', async () => {
