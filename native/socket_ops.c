@@ -9,6 +9,13 @@
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
 #include <stdio.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -168,6 +175,20 @@ static napi_value js_push_pending(napi_env env, napi_callback_info info) {
 
 static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t n);
 
+/* setUdpSegment(fd, size) -> 0 or -errno: UDP GSO, every send cut into `size`-byte datagrams
+ * by the stack (0 turns it off). Set per socket, so it applies to whatever backend sends. */
+static napi_value js_set_udp_segment(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int fd;
+  int64_t size;
+  if (!ax_get_args(env, info, 2, argv) || !ax_get_fd(env, argv[0], &fd) ||
+      !ax_get_safe_int(env, argv[1], "size must be a non-negative integer", &size))
+    return NULL;
+  if (size > 65535) return ax_int(env, -EINVAL);
+  int v = (int)size;
+  return ax_int(env, setsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, sizeof v) < 0 ? -errno : 0);
+}
+
 /* disconnect(fd) -> 0 or -errno: connect(AF_UNSPEC) aborts a TCP connection (RST) and purges
  * its queues, so the kernel releases zero-copy pages still queued on a socket being closed. */
 static napi_value js_disconnect(napi_env env, napi_callback_info info) {
@@ -297,6 +318,7 @@ void ax_init_socket_ops(napi_env env, napi_value exports) {
   ax_export(env, exports, "socketKey", js_socket_key);
   ax_export(env, exports, "pushPending", js_push_pending);
   ax_export(env, exports, "disconnect", js_disconnect);
+  ax_export(env, exports, "setUdpSegment", js_set_udp_segment);
   ax_export(env, exports, "addressOwner", js_address_owner);
   ax_export(env, exports, "close", js_close);
 }

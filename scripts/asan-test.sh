@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite against the addon built with AddressSanitizer and UBSan, then rebuilds
 # it normally. Leak checking is off: Node itself keeps allocations alive at exit.
+# Arguments: test files to run (default: all of dist/test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 restore() { npm run --silent build:native >/dev/null; }
@@ -9,7 +10,9 @@ CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recov
 LDFLAGS="-fsanitize=address,undefined" npm run --silent build:native >/dev/null
 nm -u build/Release/aiotx.node | grep -q __asan_ || { echo "asan-test: the addon was not instrumented" >&2; exit 1; }
 npx tsc -p tsconfig.json
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=(dist/test/*.test.js)
 LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
-ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:suppressions=$PWD/scripts/asan.supp \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-node --test --test-concurrency=1 --test-timeout=600000 dist/test/*.test.js "$@"
+node --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"
