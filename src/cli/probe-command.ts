@@ -50,7 +50,7 @@ export function describeCapabilities(c: Capabilities): string {
     'backends',
     formatTable(['name', 'status', 'how / why not'], backendRows, [], '  '),
     '',
-    `zero-copy writes use the ${c.zeroCopyBackend} backend here${c.zeroCopyBackend === 'copy' ? ' (no zero-copy backend is available)' : ''}`,
+    zeroCopyLine(c),
     '',
     'limits',
     `  optmem_max      ${optmem}: bounds MSG_ZEROCOPY notifications in flight per socket`,
@@ -70,4 +70,12 @@ export function describeCapabilities(c: Capabilities): string {
 export function runProbeCommand(options: { json: boolean }): void {
   const capabilities = probe();
   process.stdout.write(options.json ? `${JSON.stringify(capabilities, null, 2)}\n` : describeCapabilities(capabilities));
+}
+
+/** Which backend zero-copy writes use, and whether AIOTX_BACKEND chose it. */
+function zeroCopyLine(c: Capabilities): string {
+  if (c.backendError) return `AIOTX_BACKEND=${c.forcedBackend}: every aioWrite will reject: ${c.backendError}`;
+  if (c.forcedBackend) return `zero-copy writes use the ${c.zeroCopyBackend} backend (forced by AIOTX_BACKEND)`;
+  if (c.zeroCopyBackend === 'copy') return 'zero-copy writes use the copy backend here (no zero-copy backend is available)';
+  return `zero-copy writes use the ${c.zeroCopyBackend} backend here (the first available of uring, msgzerocopy)`;
 }
