@@ -3,6 +3,8 @@
 // stream hashed end to end.
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { aioWrite, type WriteResult } from '../../src/index.js';
@@ -248,6 +250,52 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
       await new Promise((r) => pair.server.once('close', r));
       assert.equal(bs, 0, 'bytes written after the rejection reached the peer');
       await pair.close();
+    });
+
+    it('sends datagrams byte-exact: one job one datagram, or one GSO super-datagram', async () => {
+      const rx = createSocket('udp4');
+      rx.bind(0, '127.0.0.1');
+      await once(rx, 'listening');
+      const tx = createSocket('udp4');
+      tx.connect(rx.address().port, '127.0.0.1');
+      await once(tx, 'connect');
+      const got = new Expected();
+      let datagrams = 0;
+      rx.on('message', (m: Buffer) => {
+        got.add(m);
+        datagrams++;
+      });
+      const sent = new Expected();
+      let expectedDatagrams = 0;
+      // Paces the sender to the receiver: loopback UDP drops what the receive buffer cannot hold.
+      const caughtUp = async () => {
+        const deadline = Date.now() + 5000;
+        while (datagrams < expectedDatagrams && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+        assert.equal(datagrams, expectedDatagrams, 'every datagram arrived');
+      };
+      try {
+        for (let i = 0; i < 1000; i += 4) {
+          const batch = Array.from({ length: 4 }, () => randomBytes(1 + Math.floor(Math.random() * 12000)));
+          for (const b of batch) sent.add(b);
+          const results = await Promise.all(batch.map((b) => aioWrite(tx, b, { zeroCopy })));
+          results.forEach((r, j) => checkResult(r, batch[j]!.length, backend));
+          expectedDatagrams += batch.length;
+          await caughtUp();
+        }
+        for (let i = 0; i < 50; i++) {
+          const b = randomBytes(60000);
+          sent.add(b);
+          const r = await aioWrite(tx, b, { zeroCopy, segmentSize: 1400 });
+          checkResult(r, b.length, backend);
+          assert.equal(r.segments, 1, 'a GSO super-datagram is one send');
+          expectedDatagrams += Math.ceil(b.length / 1400);
+          await caughtUp();
+        }
+        assert.deepEqual(got.digest(), sent.digest());
+      } finally {
+        tx.close();
+        rx.close();
+      }
     });
 
     it('does not spin while a job waits on a stalled receiver, nor once it is idle', async () => {
