@@ -1,17 +1,15 @@
 /* Facts about the machine: interface offloads (ethtool), RLIMIT_MEMLOCK, and whether the kernel
- * accepts SO_ZEROCOPY and io_uring_setup here. */
+ * accepts SO_ZEROCOPY here (io_uring is tried by starting the ring: native/uring.c). */
 #define _GNU_SOURCE
 #include "aiotx.h"
 #include <errno.h>
 #include <linux/ethtool.h>
-#include <linux/io_uring.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef SO_ZEROCOPY
@@ -82,20 +80,8 @@ static napi_value js_probe_zerocopy(napi_env env, napi_callback_info info) {
   return ax_int(env, r);
 }
 
-/* probeUring() -> 0 when io_uring_setup succeeds (not disabled, not filtered by seccomp), else -errno. */
-static napi_value js_probe_uring(napi_env env, napi_callback_info info) {
-  (void)info;
-  struct io_uring_params params;
-  memset(&params, 0, sizeof params);
-  int fd = (int)syscall(__NR_io_uring_setup, 2, &params);
-  if (fd < 0) return ax_int(env, -errno);
-  close(fd);
-  return ax_int(env, 0);
-}
-
 void ax_init_probe(napi_env env, napi_value exports) {
   ax_export(env, exports, "netdevFeatures", js_netdev_features);
   ax_export(env, exports, "memlock", js_memlock);
   ax_export(env, exports, "probeZerocopy", js_probe_zerocopy);
-  ax_export(env, exports, "probeUring", js_probe_uring);
 }

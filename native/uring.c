@@ -300,21 +300,10 @@ static napi_value js_uring_buffer_slots(napi_env env, napi_callback_info info) {
   return ax_int(env, r->buffer_slots ? (int64_t)r->buffer_slots : r->buffer_errno);
 }
 
-static napi_value js_uring_ref(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  bool on;
-  if (!ax_get_args(env, info, 1, argv) || !ax_get_bool(env, argv[0], "on must be a boolean", &on)) return NULL;
-  ax_ring_t *r = get_ring(env);
-  if (r == NULL) return NULL;
-  ax_wakeup_ref(&r->wakeup, on);
-  return NULL;
-}
-
 void ax_init_uring(napi_env env, napi_value exports) {
   ax_export(env, exports, "uringStart", js_uring_start);
   ax_export(env, exports, "uringSubmit", js_uring_submit);
   ax_export(env, exports, "uringRegisterBuffers", js_uring_register_buffers);
   ax_export(env, exports, "uringUnregisterBuffers", js_uring_unregister_buffers);
   ax_export(env, exports, "uringBufferSlots", js_uring_buffer_slots);
-  ax_export(env, exports, "uringRef", js_uring_ref);
 }

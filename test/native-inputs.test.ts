@@ -2,6 +2,7 @@
 // returns a number (a -errno), never crashes. Run under scripts/asan-test.sh for memory checks.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startRing } from '../src/engine/uring-ring.js';
 import { addon } from '../src/native/addon.js';
 
 const junk: unknown[][] = [
@@ -57,5 +58,21 @@ describe('native entry points', () => {
   it('send refuses ranges outside the buffer with EFAULT', () => {
     assert.equal(addon.send(0, new Uint8Array(4), 3, 2, false), -14);
     assert.equal(addon.send(0, new Uint8Array(4), 5, 0, false), -14);
+  });
+
+  it('the io_uring entry points refuse bad tables, buffers and slots once the ring runs', { skip: startRing() < 0 ? 'io_uring unavailable' : false }, () => {
+    const buf = Buffer.alloc(5);
+    const entry = (fd: number, off: number, len: number, tag: number, slot: number) => new Float64Array([fd, off, len, tag, slot]);
+    assert.throws(() => addon.uringSubmit(new Float64Array(5), [], 1), { name: 'RangeError' });
+    assert.throws(() => addon.uringSubmit(new Float64Array(4), [buf], 1), { name: 'RangeError' });
+    assert.throws(() => addon.uringSubmit(entry(NaN, 0, 1, 1, -1), [buf], 1), { name: 'RangeError' });
+    assert.throws(() => addon.uringSubmit(entry(999999, 0, 1, 2 ** 33, -1), [buf], 1), { name: 'RangeError' });
+    assert.throws(() => addon.uringSubmit(entry(999999, 0, 1, 1, 99999), [buf], 1), { name: 'RangeError' });
+    assert.throws(() => addon.uringSubmit(entry(999999, 0, 1, 1, -1), ['x' as never], 1), { name: 'TypeError' });
+    assert.throws(() => addon.uringSubmit([1, 2] as never, [buf], 1), { name: 'TypeError' });
+    assert.equal(addon.uringSubmit(entry(999999, 3, 5, 1, -1), [buf], 1), -14, 'EFAULT: past the buffer, nothing queued');
+    assert.throws(() => addon.uringRegisterBuffers(new ArrayBuffer(10), 0, 100, 1), { name: 'RangeError' });
+    assert.throws(() => addon.uringRegisterBuffers(new ArrayBuffer(10), 5000, 1, 1), { name: 'RangeError' });
+    assert.throws(() => addon.uringUnregisterBuffers(1023, 5), { name: 'RangeError' });
   });
 });

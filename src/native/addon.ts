@@ -43,13 +43,11 @@ export interface Addon {
   netdevFeatures(name: string): NetdevFeatures | number;
   memlock(): { soft: number; hard: number } | number;
   probeZerocopy(): number;
-  probeUring(): number;
   uringStart(onCompletions: (count: number) => void): Int32Array | number;
   uringSubmit(table: Float64Array, buffers: (ArrayBufferView | ArrayBuffer)[], count: number): number;
   uringRegisterBuffers(memory: ArrayBuffer, slot: number, size: number, count: number): number;
   uringUnregisterBuffers(slot: number, count: number): number;
   uringBufferSlots(): number;
-  uringRef(on: boolean): void;
 }
 
 const require = createRequire(import.meta.url);
