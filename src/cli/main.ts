@@ -2,7 +2,7 @@
 // Commands load lazily, so help and usage errors work even where the native addon does not.
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseSizeList } from '../bench/sizes.js';
+import { parseSize, parseSizeList } from '../bench/sizes.js';
 
 /** A mistake in how aiotx was called: message on stderr, exit code 2. */
 class UsageError extends Error {
@@ -36,6 +36,8 @@ Options:
 `;
 
 const BENCH_HELP = `Usage: aiotx bench [--sizes LIST] [--duration SECS] [--depth N] [--repeat N] [--nodelay] [--json]
+       aiotx bench --sink [--duration SECS] [--depth N] [--repeat N]
+                   [--datagram-size SIZE] [--segment-size N] [--json]
 
 Sends over a loopback TCP connection to a receiver in a child process and reports, for each
 method and write size: throughput, the sender process's CPU (seconds per GB, % of one core)
@@ -46,15 +48,37 @@ and the share of bytes the kernel copied. Methods, run interleaved for each size
 
 Loopback delivery copies every byte, so these figures are path overhead, not zero-copy gains.
 
+With --sink, compares the backends where zero-copy is real: UDP GSO datagrams (aioWrite with
+segmentSize on a connected dgram socket) into a veth whose peer is down. The kernel drops them
+after the send path, so the figures are the sender's cost only: no NIC, no segmentation on the
+wire. Each method and run is a child process of its own (the backend is chosen once per
+process); methods run interleaved and the table shows medians, with each method's CPU per GB
+relative to copy and the share of bytes the kernel sent without copying:
+  copy         AIOTX_BACKEND unset, { zeroCopy: 'off' }
+  msgzerocopy  AIOTX_BACKEND=msgzerocopy, { zeroCopy: 'on' }
+  uring        AIOTX_BACKEND=uring, { zeroCopy: 'on' }
+  uring-pool   as uring, from createBufferPool buffers (io_uring registered buffers)
+A method this machine cannot run shows its reason instead of numbers. Needs root (it creates
+the veth pair); elsewhere it prints why it skipped and exits 0.
+
 Options:
-  --sizes LIST     write sizes, comma-separated, K/M/G suffixes (default 32K,1M)
-  --duration SECS  seconds per cell (default 2)
-  --depth N        writes in flight per socket, each with its own buffer (default 4)
-  --repeat N       runs per cell; the table shows medians (default 1)
-  --nodelay        set TCP_NODELAY on the sender for every method (Node's default leaves
-                   Nagle on, which stalls small zero-copy writes: they settle on the ACK)
-  --json           print machine-readable results
-  -h, --help       show this help
+  --sizes LIST          write sizes, comma-separated, K/M/G suffixes (default 32K,1M);
+                        not with --sink
+  --duration SECS       seconds per cell or run (default 2)
+  --depth N             writes in flight per socket, each with its own buffer
+                        (default 4; 8 with --sink)
+  --repeat N            runs per cell or method; the table shows medians
+                        (default 1; 3 with --sink)
+  --nodelay             set TCP_NODELAY on the sender for every method (Node's default leaves
+                        Nagle on, which stalls small zero-copy writes: they settle on the ACK);
+                        not with --sink
+  --sink                the sink-rig bench described above
+  --datagram-size SIZE  --sink: bytes per write, one GSO datagram (default 65000, at most 65507)
+  --segment-size N      --sink: UDP_SEGMENT, bytes per datagram (default 1472, which fits
+                        the rig's 1500-byte MTU: larger fails with EMSGSIZE; the kernel also
+                        caps segments per write, UDP_MAX_SEGMENTS, beyond which it is EINVAL)
+  --json                print machine-readable results
+  -h, --help            show this help
 `;
 
 function positiveNumber(text: string, flag: string): number {
@@ -80,7 +104,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   bench: {
-    summary: 'loopback throughput and sender CPU: net.Socket.write vs aioWrite',
+    summary: 'throughput and sender CPU: loopback TCP, or zero-copy backends into a sink (--sink)',
     help: BENCH_HELP,
     options: {
       sizes: { type: 'string' },
@@ -88,9 +112,16 @@ const COMMANDS: Record<string, Command> = {
       depth: { type: 'string' },
       repeat: { type: 'string' },
       nodelay: { type: 'boolean' },
+      sink: { type: 'boolean' },
+      'datagram-size': { type: 'string' },
+      'segment-size': { type: 'string' },
       json: { type: 'boolean' },
     },
     async run(values) {
+      if (values.sink === true) return runSink(values);
+      for (const flag of ['datagram-size', 'segment-size']) {
+        if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --sink only`, 'bench');
+      }
       let sizes: number[];
       try {
         sizes = parseSizeList(String(values.sizes ?? '32K,1M'));
@@ -110,6 +141,33 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** The largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header). */
+const MAX_UDP_PAYLOAD = 65507;
+
+async function runSink(values: Values): Promise<void> {
+  if (values.sizes !== undefined) throw new UsageError('--sizes does not apply to --sink (its writes are --datagram-size bytes)', 'bench');
+  if (values.nodelay !== undefined) throw new UsageError('--nodelay does not apply to --sink (TCP_NODELAY is a TCP option)', 'bench');
+  let datagramSize = 65000;
+  if (values['datagram-size'] !== undefined) {
+    try {
+      datagramSize = parseSize(String(values['datagram-size']));
+    } catch (err) {
+      throw new UsageError(`--datagram-size: ${(err as Error).message}`, 'bench');
+    }
+    if (datagramSize > MAX_UDP_PAYLOAD) throw new UsageError(`--datagram-size must be at most ${MAX_UDP_PAYLOAD} bytes, got ${datagramSize}`, 'bench');
+  }
+  const options = {
+    durationSeconds: positiveNumber(String(values.duration ?? '2'), '--duration'),
+    depth: positiveInteger(String(values.depth ?? '8'), '--depth', 1024),
+    repeat: positiveInteger(String(values.repeat ?? '3'), '--repeat', 1000),
+    datagramSize,
+    segmentSize: positiveInteger(String(values['segment-size'] ?? '1472'), '--segment-size', MAX_UDP_PAYLOAD),
+    json: values.json === true,
+  };
+  const { runSinkBenchCommand } = await import('./bench-command.js');
+  await runSinkBenchCommand(options);
+}
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));

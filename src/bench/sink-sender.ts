@@ -1,0 +1,140 @@
+// The sending side of `aiotx bench --sink`, run as a child process: a process picks its zero-copy
+// backend once (AIOTX_BACKEND), so the parent starts one of these per method and run.
+//
+// Connects a udp4 socket to the sink rig, keeps `depth` aioWrite calls in flight for the duration
+// (each with its own buffer, reused only after its write settled), each one GSO super-datagram of
+// `size` bytes cut into `segment`-byte datagrams, and prints one JSON line on stdout: a
+// SinkSample, or { error: { code, message } } (exit code 1) when it could not send.
+import { randomFillSync } from 'node:crypto';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { aioWrite, createBufferPool, probe, type BackendName, type BufferPool, type ZeroCopyMode } from '../index.js';
+import { cpuSecondsBetween } from './cpu-accounting.js';
+import { POOL_NOT_WIRED, type SenderFailure, type SinkSample } from './sink-protocol.js';
+
+/** Bytes of distinct buffers cycled through (more than the caches hold). */
+const WORKING_SET_BYTES = 64 << 20;
+/** A process's wired-buffer table has 1024 slots. */
+const MAX_POOL_BUFFERS = 1024;
+
+const { values } = parseArgs({
+  options: {
+    method: { type: 'string' },
+    address: { type: 'string' },
+    bind: { type: 'string' },
+    port: { type: 'string' },
+    duration: { type: 'string' },
+    size: { type: 'string' },
+    segment: { type: 'string' },
+    depth: { type: 'string' },
+  },
+  strict: true,
+});
+
+function required(name: keyof typeof values): string {
+  const v = values[name];
+  if (typeof v !== 'string') throw new Error(`sink-sender: --${name} is required`);
+  return v;
+}
+
+function fail(err: unknown): void {
+  const e = err as { code?: unknown; message?: unknown };
+  const report: SenderFailure = {
+    error: { code: typeof e?.code === 'string' ? e.code : null, message: typeof e?.message === 'string' ? e.message : String(err) },
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  process.exitCode = 1;
+}
+
+async function main(): Promise<void> {
+  const method = required('method');
+  if (!['copy', 'msgzerocopy', 'uring', 'uring-pool'].includes(method)) throw new Error(`sink-sender: unknown method '${method}'`);
+  const address = required('address');
+  const port = Number(required('port'));
+  const durationSeconds = Number(required('duration'));
+  const size = Number(required('size'));
+  const segmentSize = Number(required('segment'));
+  const depth = Number(required('depth'));
+  const zeroCopy: ZeroCopyMode = method === 'copy' ? 'off' : 'on';
+
+  // Senders of real data (files, objects) rarely send from cache-hot memory: cycle through a
+  // working set larger than the caches, like scripts/sink-check.c does.
+  const count = depth * Math.max(1, Math.floor(Math.min(MAX_POOL_BUFFERS, WORKING_SET_BYTES / size) / depth));
+  let pool: BufferPool | null = null;
+  let buffers: Buffer[];
+  if (method === 'uring-pool') {
+    // A forced backend that cannot run explains an unwired pool better than the pool does.
+    const caps = probe();
+    if (caps.backendError !== null) {
+      throw Object.assign(new Error(caps.backendError), { code: 'ERR_AIOTX_BACKEND_UNAVAILABLE' });
+    }
+    pool = createBufferPool({ size, count });
+    if (!pool.wired) throw Object.assign(new Error(`buffer pool not wired: ${pool.reason}`), { code: POOL_NOT_WIRED });
+    buffers = Array.from({ length: count }, () => randomFillSync(pool!.acquire()!));
+  } else {
+    // allocUnsafeSlow: each buffer its own memory, not a slice of Node's shared pool.
+    buffers = Array.from({ length: count }, () => randomFillSync(Buffer.allocUnsafeSlow(size)));
+  }
+
+  const socket = dgram.createSocket('udp4');
+  // Failures reach us as aioWrite rejections; this only keeps an 'error' event from going unhandled.
+  socket.on('error', () => {});
+  try {
+    const bind = values.bind;
+    if (bind !== undefined) {
+      socket.bind(0, bind);
+      await once(socket, 'listening');
+    }
+    socket.connect(port, address);
+    await once(socket, 'connect');
+
+    const options = { zeroCopy, segmentSize };
+    // Warm-up, not counted: the first write sets up the transmitter (and the ring), and a backend
+    // that cannot run rejects here.
+    // allSettled: no buffer may still be in flight when the pool is closed below.
+    const warm = await Promise.allSettled(buffers.slice(0, depth).map((b) => aioWrite(socket, b, options)));
+    const rejected = warm.find((r) => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+
+    const sample: SinkSample = { bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, writes: 0, segments: 0, backend: null, wallSeconds: 0, cpuSeconds: 0 };
+    const backends = new Set<BackendName>();
+    let deadline = 0;
+    let failure: unknown = null;
+    // `depth` lanes, each owning every depth-th buffer: a buffer goes out again only after its
+    // previous write settled.
+    const lane = async (first: number): Promise<void> => {
+      for (let i = first; failure === null && performance.now() < deadline; i = (i + depth) % count) {
+        try {
+          const r = await aioWrite(socket, buffers[i]!, options);
+          sample.bytes += r.bytes;
+          sample.zeroCopyBytes += r.zeroCopyBytes;
+          sample.copiedBytes += r.copiedBytes;
+          sample.segments += r.segments;
+          sample.writes++;
+          backends.add(r.backend);
+        } catch (err) {
+          failure ??= err;
+        }
+      }
+    };
+    const cpuBefore = process.cpuUsage();
+    const start = performance.now();
+    deadline = start + durationSeconds * 1000;
+    await Promise.all(Array.from({ length: depth }, (_, lane0) => lane(lane0)));
+    sample.wallSeconds = (performance.now() - start) / 1000;
+    sample.cpuSeconds = cpuSecondsBetween(cpuBefore, process.cpuUsage());
+    if (failure !== null) throw failure;
+    sample.backend = backends.size > 0 ? [...backends].join('/') : null;
+    process.stdout.write(`${JSON.stringify(sample)}\n`);
+  } finally {
+    socket.close();
+    if (pool) {
+      for (const b of buffers) pool.release(b);
+      pool.close();
+    }
+  }
+}
+
+main().catch(fail);

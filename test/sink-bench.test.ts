@@ -1,0 +1,57 @@
+// `aiotx bench --sink`, run as a user would run it: every method the machine can run sends bytes,
+// and the kernel reports copy's bytes all copied and the zero-copy methods' bytes all zero-copy.
+// No timing thresholds: the figures depend on the machine.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { sinkRigSkipReason } from '../src/bench/sink-rig.js';
+
+// dist/test/sink-bench.test.js → the repository root.
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/aiotx.js', import.meta.url));
+
+interface SinkRow {
+  method: string;
+  status: 'ok' | 'unavailable' | 'failed';
+  reason: string | null;
+  backend: string | null;
+  bytes: number;
+  zeroCopyShare: number;
+  cpuPerGBVsCopy: number | null;
+}
+
+test('bench --sink --json: bytes from every available method, zero-copy shares as the kernel reports them', { skip: sinkRigSkipReason() ?? false }, () => {
+  const out = execFileSync(process.execPath, [bin, 'bench', '--sink', '--duration', '0.3', '--repeat', '1', '--json'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const report = JSON.parse(out) as { note: string; results: SinkRow[] };
+  assert.match(report.note, /^sink rig: /);
+  assert.deepEqual(report.results.map((r) => r.method), ['copy', 'msgzerocopy', 'uring', 'uring-pool']);
+  for (const row of report.results) {
+    assert.notEqual(row.status, 'failed', `${row.method} failed: ${row.reason}`);
+    if (row.status === 'unavailable') {
+      assert.ok(row.reason, `${row.method} says why it is unavailable`);
+      continue;
+    }
+    assert.ok(row.bytes > 0, `${row.method} sent bytes`);
+    if (row.method === 'copy') {
+      assert.equal(row.backend, 'copy');
+      assert.equal(row.zeroCopyShare, 0, 'copy sends nothing zero-copy');
+      assert.equal(row.cpuPerGBVsCopy, 1);
+    } else {
+      assert.equal(row.backend, row.method === 'uring-pool' ? 'uring' : row.method);
+      assert.equal(row.zeroCopyShare, 1, `${row.method}: every byte zero-copy`);
+    }
+  }
+  assert.equal(report.results[0]!.status, 'ok', 'copy runs everywhere');
+});
+
+test('bench --sink with --sizes is a usage error (exit 2)', () => {
+  const r = spawnSync(process.execPath, [bin, 'bench', '--sink', '--sizes', '32K'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--sizes does not apply to --sink/);
+  assert.equal(r.stdout, '');
+});
