@@ -8,7 +8,7 @@ restore() { npm run --silent build:native >/dev/null; }
 trap restore EXIT
 CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 LDFLAGS="-fsanitize=address,undefined" npm run --silent build:native >/dev/null
-nm -u build/Release/aiotx.node | grep -q __asan_ || { echo "asan-test: the addon was not instrumented" >&2; exit 1; }
+nm -u build/Release/aiotx.node | grep __asan_ >/dev/null || { echo "asan-test: the addon was not instrumented" >&2; exit 1; }
 npx tsc -p tsconfig.json
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=(dist/test/*.test.js)
