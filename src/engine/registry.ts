@@ -131,21 +131,22 @@ function datagramFd(socket: DatagramSocket): number | undefined {
 }
 
 function adoptDatagram(socket: DatagramSocket, api: string): Transmitter {
+  const known = bySocket.get(socket);
+  if (known && !known.closed) return known;
   const fd = datagramFd(socket);
   if (typeof fd !== 'number' || fd < 0) throw stateError(`${api}: the dgram.Socket is not bound and connected (or was closed)`, 'ERR_SOCKET_DGRAM_NOT_CONNECTED');
-  const t = adoptFd(fd, api);
-  if (!bySocket.has(socket as never)) {
-    bySocket.set(socket as never, t);
-    socket.once('close', () => t.close(stateError('the socket was closed while jobs were pending', 'ERR_SOCKET_CLOSED'), false));
-  }
+  const t = adoptFd(fd, api, true);
+  bySocket.set(socket, t);
+  socket.once('close', () => t.close(stateError('the socket was closed while jobs were pending', 'ERR_SOCKET_CLOSED'), false));
   return t;
 }
 
-function adoptFd(fd: number, api: string): Transmitter {
+/** `persistent`: the transmitter lives as long as the socket object (else it retires when idle). */
+function adoptFd(fd: number, api: string, persistent = false): Transmitter {
   const key = addon.socketKey(fd);
   const existing = typeof key === 'string' ? transmitters.get(key) : undefined;
   if (existing) return existing;
-  return adopt(fd, inspect(fd, api), undefined, api);
+  return adopt(fd, inspect(fd, api), undefined, api, persistent);
 }
 
 function inspect(fd: number, api: string): SocketInfo {
@@ -171,7 +172,7 @@ function factsOf(fd: number, info: SocketInfo): SocketFacts {
 }
 
 /** A transmitter on a duplicate of `fd`, serving `socket` when given. */
-function adopt(fd: number, info: SocketInfo, socket: Socket | undefined, api: string): Transmitter {
+function adopt(fd: number, info: SocketInfo, socket: Socket | undefined, api: string, persistent = socket !== undefined): Transmitter {
   const dup = addon.dup(fd);
   if (dup < 0) throw errnoError(dup, 'dup', api);
   const key = keyOf(info);
@@ -183,6 +184,7 @@ function adopt(fd: number, info: SocketInfo, socket: Socket | undefined, api: st
     }
     const origin: Origin = {
       socket,
+      persistent,
       datagram: info.type === SOCK_DGRAM,
       zerocopyWasEnabled: info.zerocopy,
       zerocopyNextId: zerocopyIds.get(key) ?? null,

@@ -28,6 +28,8 @@ const SOCKET_ERRORS = new Set(['EBADF', 'ENOTCONN', 'ENOTSOCK', 'EPIPE'].map((n)
 export interface Origin {
   /** The net.Socket it serves, if any; its 'close' ends the transmitter. */
   socket?: Socket;
+  /** Serves a socket object until it closes; else (a raw fd) it retires soon after going idle. */
+  persistent: boolean;
   /** A datagram socket: one job is one datagram (or one GSO super-datagram), never split. */
   datagram: boolean;
   /** SO_ZEROCOPY was already set when adopted. */
@@ -275,7 +277,7 @@ export class Transmitter implements poller.Watcher {
     if (this.failure) return this.retire();
     // A raw fd's duplicate is closed soon after the last job, so closing the caller's fd closes
     // the connection; a short grace keeps back-to-back writes from re-adopting every time.
-    if (this.origin.socket) return;
+    if (this.origin.persistent) return;
     this.retireTimer ??= setImmediate(() => {
       this.retireTimer = null;
       if (this.idle) this.retire();
