@@ -10,11 +10,8 @@ import { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { aioWrite, sendFile, zeroCopy } from '../src/index.js';
-import { tcpPair, type Pair } from './helpers/sockets.js';
+import { fdOf, tcpPair, type Pair } from './helpers/sockets.js';
 
-function fdOf(socket: object): number {
-  return (socket as { _handle: { fd: number } })._handle.fd;
-}
 
 describe('bad arguments', () => {
   let pair: Pair;

@@ -89,7 +89,7 @@ export function sendFile(target: Target, file: string | number | FileHandle, opt
       opened.then(
         (f) => {
           if (job.isSettled) return f.close();
-          job.cleanup = f.close;
+          job.onFinish = f.close;
           const count = length ?? Math.max(0, f.size - offset);
           if (offset + count > f.size) {
             job.stop(rangeError(`sendFile: offset ${offset} + length ${count} is past the end of the file (${f.size} bytes)`));

@@ -23,7 +23,7 @@ export function readSysctl(path: string): number | null {
   }
 }
 
-export function kernelVersion(): [number, number] {
+function kernelVersion(): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(release());
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }

@@ -41,6 +41,8 @@ export abstract class Job {
   onAbort: ((job: Job) => void) | null = null;
   /** Runs once when the job settles either way (set by its transmitter). */
   onSettled: ((job: Job) => void) | null = null;
+  /** Lets go of what the job's source holds (a wired buffer, a file it opened); runs once at settlement. */
+  onFinish: (() => void) | null = null;
 
   constructor(
     public length: number,
@@ -118,9 +120,10 @@ export abstract class Job {
   }
 
   /** Runs once when the job settles either way. */
-  protected finish(): void {
+  private finish(): void {
     this.detachSignal();
     this.onSettled?.(this);
+    this.onFinish?.();
   }
 }
 
@@ -130,8 +133,6 @@ export class WriteJob extends Job {
   wiredSlot = -1;
   /** UDP GSO: the stack cuts this datagram into datagrams of this size (0: one datagram). */
   segmentSize = 0;
-  /** Frees the wired buffer under `data` for reuse; runs once when the job settles. */
-  onFinish: (() => void) | null = null;
 
   constructor(
     readonly data: ArrayBufferView | ArrayBuffer,
@@ -142,10 +143,6 @@ export class WriteJob extends Job {
     super(data.byteLength, settler, signal);
   }
 
-  protected override finish(): void {
-    super.finish();
-    this.onFinish?.();
-  }
 }
 
 /** sendFile: bytes from a file through sendfile(2). The file may still be opening (`ready` false). */
@@ -153,8 +150,6 @@ export class FileJob extends Job {
   fd = -1;
   offset = 0;
   override ready = false;
-  /** Closes a file the job opened itself; runs once when the job settles. */
-  cleanup: () => void = () => {};
 
   /** The file is open and its range known. */
   prepared(fd: number, offset: number, length: number): void {
@@ -164,8 +159,4 @@ export class FileJob extends Job {
     this.ready = true;
   }
 
-  protected override finish(): void {
-    super.finish();
-    this.cleanup();
-  }
 }

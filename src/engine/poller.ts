@@ -20,7 +20,7 @@ function dispatch(count: number): void {
 export function watch(fd: number, watcher: Watcher): number {
   events ??= addon.pollerStart(dispatch);
   const r = addon.watch(fd);
-  if (r < 0 && r !== -17 /* EEXIST: same socket, watched already */) return r;
+  if (r < 0) return r;
   watchers.set(fd, watcher);
   return 0;
 }

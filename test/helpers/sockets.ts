@@ -114,3 +114,8 @@ export async function endAndCompare(pair: Pair, received: Promise<Received>, exp
   assert.deepEqual(await received, expected.digest());
   await pair.close();
 }
+
+/** The fd under a Node socket or server, for tests that pass raw fds. */
+export function fdOf(socket: object): number {
+  return (socket as { _handle: { fd: number } })._handle.fd;
+}

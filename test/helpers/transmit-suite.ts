@@ -9,11 +9,8 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { aioWrite, type WriteResult } from '../../src/index.js';
 import type { BackendCase } from './backends.js';
-import { closeAllPairs, endAndCompare, Expected, randomBytes, receiveAll, stillPending, tcpPair } from './sockets.js';
+import { closeAllPairs, endAndCompare, Expected, fdOf, randomBytes, receiveAll, stillPending, tcpPair } from './sockets.js';
 
-function fdOf(socket: object): number {
-  return (socket as { _handle: { fd: number } })._handle.fd;
-}
 
 function checkResult(r: WriteResult, size: number, backend: string): void {
   assert.equal(r.bytes, size);
