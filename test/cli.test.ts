@@ -92,17 +92,3 @@ test('CPU accounting arithmetic', () => {
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.ok(Number.isNaN(median([])));
 });
-
-test('bench --json measures every method', () => {
-  const report = JSON.parse(aiotx('bench', '--sizes', '64K', '--duration', '0.3', '--json')) as {
-    note: string;
-    results: { method: string; size: number; bytes: number; copiedShare: number | null }[];
-  };
-  assert.match(report.note, /^loopback/);
-  assert.deepEqual(report.results.map((r) => r.method), ['write', 'aio-copy', 'aio-zc']);
-  for (const row of report.results) {
-    assert.equal(row.size, 65536);
-    assert.ok(row.bytes > 0, `${row.method} sent bytes`);
-  }
-  assert.equal(report.results[0]!.copiedShare, null, 'net.Socket.write cannot tell what was copied');
-});

@@ -31,3 +31,41 @@ export function median(values: readonly number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
+
+/** The machine's CPU time counters from the first line of /proc/stat, in clock ticks. */
+export interface SystemTimes {
+  /** Every counter added up (steal included, guest already inside user). */
+  total: number;
+  /** idle + iowait. */
+  idle: number;
+  softirq: number;
+}
+
+/** Parses /proc/stat's aggregate "cpu" line: user nice system idle iowait irq softirq steal ... */
+export function parseProcStat(text: string): SystemTimes {
+  const line = text.split('\n').find((l) => /^cpu\s/.test(l));
+  if (!line) throw new Error("/proc/stat has no aggregate 'cpu' line");
+  const n = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (n.length < 7 || n.some((v) => !Number.isFinite(v))) throw new Error(`/proc/stat: cannot read '${line}'`);
+  const [user, nice, system, idle, iowait, irq, softirq, steal = 0] = n as [number, number, number, number, number, number, number, number?];
+  return { total: user + nice + system + idle + iowait + irq + softirq + steal, idle: idle + iowait, softirq };
+}
+
+/** The whole machine's busy time between two readings, as % of one CPU (netperf's % × CPUs), softirq apart. */
+export function systemCpuPercent(before: SystemTimes, after: SystemTimes, cpuCount: number): { busy: number; softirq: number } {
+  const total = after.total - before.total;
+  if (total <= 0) return { busy: Number.NaN, softirq: Number.NaN };
+  const share = (ticks: number) => (ticks / total) * cpuCount * 100;
+  return { busy: share(total - (after.idle - before.idle)), softirq: share(after.softirq - before.softirq) };
+}
+
+/** netperf's service demand: microseconds of CPU per KB (1024 bytes) moved. */
+export function serviceDemand(cpuSeconds: number, bytes: number): number {
+  return bytes > 0 ? (cpuSeconds * 1e6) / (bytes / 1024) : Number.NaN;
+}
+
+/** a / b, or null when either side is missing or b is not a positive number. */
+export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b <= 0) return null;
+  return a / b;
+}

@@ -1,46 +1,87 @@
-// The bench loop: every method for each size, interleaved so drift over time hits all methods
-// alike, repeated, and reduced to medians.
+// The bench loop: for each size, every method in turn (interleaved, so drift over time hits all
+// methods alike), repeated, each run a sender process of its own against one `aiotx serve`
+// (a local child, or --host). Runs are reduced to medians, then to ratios against `reference`
+// and `write` of the same size.
+import { cpus, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { probe } from '../index.js';
+import { METHOD_SETUP, type Method, type SenderJob, type SenderSample } from './bench-methods.js';
+import { runChild } from './child-run.js';
+import { ControlClient } from './control-client.js';
 import {
   copiedShare,
   cpuPercentOfOneCore,
   cpuSecondsPerGB,
   gigabitsPerSecond,
   median,
+  ratio,
+  serviceDemand,
 } from './cpu-accounting.js';
-import { startReceiver } from './receiver-process.js';
-import { METHODS, measureMethod, type Measurement, type Method } from './send-methods.js';
+import { startLocalServer } from './local-server.js';
 
 export interface BenchOptions {
   sizes: number[];
+  methods: Method[];
   durationSeconds: number;
+  /** Sends in flight per stream, each with its own buffer. */
   depth: number;
+  /** Parallel connections. */
+  streams: number;
   repeat: number;
-  /** TCP_NODELAY on the sender. Nagle (the default) holds small segments until the previous
-   * one is ACKed, and a zero-copy write settles only on that ACK, so small aio-zc writes stall. */
+  /** TCP_NODELAY on the sender: Nagle holds small segments, and a zero-copy write settles only on the ACK. */
   noDelay: boolean;
+  /** "host:port" of an `aiotx serve`; null starts one on loopback. */
+  host: string | null;
+  /** Hash every stream at both ends and fail on any difference. */
+  verify: boolean;
 }
 
-export interface RunFigures extends Measurement {
-  gbitPerSecond: number;
-  cpuSecondsPerGB: number;
-  cpuPercentOfOneCore: number;
-  /** 0..1, or null where the method cannot tell (net.Socket.write). */
-  copiedShare: number | null;
-}
-
-/** One table row: the median of each figure over the repeats, with every run kept. */
-export interface CellResult {
-  method: Method;
-  size: number;
-  backend: string | null;
+export interface RunFigures {
   bytes: number;
   wallSeconds: number;
   cpuSeconds: number;
   gbitPerSecond: number;
+  /** Sender process, user + sys, % of one CPU. */
+  cpuPercent: number;
   cpuSecondsPerGB: number;
-  cpuPercentOfOneCore: number;
+  /** µs of sender CPU per KB. */
+  serviceDemand: number;
+  /** The whole sending machine, % of one CPU, and its softirq part. */
+  systemPercent: number;
+  softirqPercent: number;
+  /** The server process, % of one CPU over the sender's wall time. */
+  receiverPercent: number;
+  /** 0..1, or null where the method cannot tell. */
   copiedShare: number | null;
+}
+
+/** One table cell: medians over the runs, ratios, and every run kept. */
+export interface CellResult extends RunFigures {
+  method: Method;
+  size: number;
+  /** ok: measured; unavailable: this machine cannot run it; failed: it broke (reason says how). */
+  status: 'ok' | 'unavailable' | 'failed';
+  reason: string | null;
+  backend: string | null;
+  /** Throughput and CPU per GB over the same size's `reference` and `write` cells. */
+  gbitVsReference: number | null;
+  cpuPerGBVsReference: number | null;
+  gbitVsWrite: number | null;
+  cpuPerGBVsWrite: number | null;
   runs: RunFigures[];
+}
+
+export interface BenchReport {
+  kind: 'aiotx-bench';
+  version: 1;
+  date: string;
+  kernel: string;
+  cpus: number;
+  /** Where the server ran: 'loopback' or the --host given. */
+  target: string;
+  note: string;
+  options: BenchOptions;
+  results: CellResult[];
 }
 
 export interface CellStart {
@@ -52,56 +93,153 @@ export interface CellStart {
 }
 
 export const LOOPBACK_NOTE =
-  'loopback: the kernel copies every byte on local delivery, so these numbers are path overhead, not zero-copy gains';
+  'loopback: the kernel copies every byte on local delivery (the copied column shows it), so these figures are path overhead, not zero-copy gains';
+export const HOST_NOTE = 'two hosts: sender CPU is this machine; the receiver reports its own';
 
-function figuresOf(m: Measurement): RunFigures {
+const SENDER_SCRIPT = fileURLToPath(new URL('./stream-sender.js', import.meta.url));
+
+function figuresOf(s: SenderSample, receiverCpuSeconds: number): RunFigures {
   return {
-    ...m,
-    gbitPerSecond: gigabitsPerSecond(m.bytes, m.wallSeconds),
-    cpuSecondsPerGB: cpuSecondsPerGB(m.cpuSeconds, m.bytes),
-    cpuPercentOfOneCore: cpuPercentOfOneCore(m.cpuSeconds, m.wallSeconds),
-    copiedShare: m.copiedBytes === null ? null : copiedShare(m.copiedBytes, m.bytes),
+    bytes: s.bytes,
+    wallSeconds: s.wallSeconds,
+    cpuSeconds: s.cpuSeconds,
+    gbitPerSecond: gigabitsPerSecond(s.bytes, s.wallSeconds),
+    cpuPercent: cpuPercentOfOneCore(s.cpuSeconds, s.wallSeconds),
+    cpuSecondsPerGB: cpuSecondsPerGB(s.cpuSeconds, s.bytes),
+    serviceDemand: serviceDemand(s.cpuSeconds, s.bytes),
+    systemPercent: s.systemPercent,
+    softirqPercent: s.softirqPercent,
+    receiverPercent: cpuPercentOfOneCore(receiverCpuSeconds, s.wallSeconds),
+    copiedShare: s.copiedBytes === null ? null : copiedShare(s.copiedBytes, s.bytes),
   };
 }
 
-function summarize(method: Method, size: number, runs: RunFigures[]): CellResult {
+function emptyCell(method: Method, size: number): CellResult {
+  return {
+    method, size, status: 'ok', reason: null, backend: null,
+    bytes: NaN, wallSeconds: NaN, cpuSeconds: NaN, gbitPerSecond: NaN, cpuPercent: NaN, cpuSecondsPerGB: NaN,
+    serviceDemand: NaN, systemPercent: NaN, softirqPercent: NaN, receiverPercent: NaN, copiedShare: null,
+    gbitVsReference: null, cpuPerGBVsReference: null, gbitVsWrite: null, cpuPerGBVsWrite: null, runs: [],
+  };
+}
+
+/** Medians of every figure into the cell; ratios are filled in by addRatios. */
+export function summarize(cell: CellResult, backends: string[]): CellResult {
+  const runs = cell.runs;
+  if (runs.length === 0) return cell;
   const mid = (pick: (r: RunFigures) => number) => median(runs.map(pick));
-  const backends = [...new Set(runs.map((r) => r.backend))];
-  return {
-    method,
-    size,
-    backend: backends.length === 1 ? backends[0]! : backends.join('/'),
-    bytes: mid((r) => r.bytes),
-    wallSeconds: mid((r) => r.wallSeconds),
-    cpuSeconds: mid((r) => r.cpuSeconds),
-    gbitPerSecond: mid((r) => r.gbitPerSecond),
-    cpuSecondsPerGB: mid((r) => r.cpuSecondsPerGB),
-    cpuPercentOfOneCore: mid((r) => r.cpuPercentOfOneCore),
-    copiedShare: runs[0]!.copiedShare === null ? null : mid((r) => r.copiedShare!),
-    runs,
-  };
+  const keys = ['bytes', 'wallSeconds', 'cpuSeconds', 'gbitPerSecond', 'cpuPercent', 'cpuSecondsPerGB', 'serviceDemand', 'systemPercent', 'softirqPercent', 'receiverPercent'] as const;
+  for (const k of keys) cell[k] = mid((r) => r[k]);
+  cell.copiedShare = runs[0]!.copiedShare === null ? null : mid((r) => r.copiedShare!);
+  const distinct = [...new Set(backends)];
+  cell.backend = distinct.length === 0 ? null : distinct.join('/');
+  return cell;
 }
 
-export async function runBench(options: BenchOptions, onCellStart: (cell: CellStart) => void = () => {}): Promise<CellResult[]> {
-  const receiver = await startReceiver();
-  try {
-    const total = options.sizes.length * options.repeat * METHODS.length;
-    let index = 0;
-    const results: CellResult[] = [];
-    for (const size of options.sizes) {
-      const runs = new Map<Method, RunFigures[]>(METHODS.map((m) => [m, []]));
-      for (let run = 1; run <= options.repeat; run++) {
-        for (const method of METHODS) {
-          onCellStart({ index: ++index, total, method, size, run });
-          const m = await measureMethod(method, { port: receiver.port, size, depth: options.depth, durationSeconds: options.durationSeconds, noDelay: options.noDelay });
-          runs.get(method)!.push(figuresOf(m));
-        }
-      }
-      for (const method of METHODS) results.push(summarize(method, size, runs.get(method)!));
-    }
-    return results;
-  } finally {
-    await receiver.stop();
+/** Each cell against the `reference` and `write` cells of its size (null where one is missing). */
+export function addRatios(results: CellResult[]): void {
+  const find = (method: Method, size: number) => results.find((r) => r.method === method && r.size === size && r.status === 'ok');
+  for (const r of results) {
+    if (r.status !== 'ok') continue;
+    const ref = find('reference', r.size);
+    const write = find('write', r.size);
+    r.gbitVsReference = ratio(r.gbitPerSecond, ref?.gbitPerSecond);
+    r.cpuPerGBVsReference = ratio(r.cpuSecondsPerGB, ref?.cpuSecondsPerGB);
+    r.gbitVsWrite = ratio(r.gbitPerSecond, write?.gbitPerSecond);
+    r.cpuPerGBVsWrite = ratio(r.cpuSecondsPerGB, write?.cpuSecondsPerGB);
   }
 }
 
+/** Why this machine cannot run `method`, or null. */
+function unavailableReason(method: Method): string | null {
+  const needs = METHOD_SETUP[method].needs;
+  if (needs === null) return null;
+  const status = probe().backends[needs];
+  return status.available ? null : `${needs} unavailable: ${status.reason ?? 'unknown reason'}`;
+}
+
+function splitHost(text: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new RangeError(`--host must be HOST:PORT, got '${text}'`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** Compares what the sender sent with what the server received, stream by stream. */
+function checkStreams(sample: SenderSample, received: { peer: string; bytes: number; sha256: string | null; error: string | null }[], verify: boolean): string | null {
+  for (const sent of sample.streams) {
+    const got = received.find((r) => r.peer === sent.local);
+    if (!got) return `the server has no report for stream ${sent.local}`;
+    if (got.error) return `stream ${sent.local}: ${got.error}`;
+    if (got.bytes !== sent.bytes) return `stream ${sent.local}: sent ${sent.bytes} bytes, the server received ${got.bytes}`;
+    if (verify && got.sha256 !== sent.sha256) return `stream ${sent.local}: sha256 differs (sent ${sent.sha256}, received ${got.sha256})`;
+  }
+  return null;
+}
+
+export async function runBench(options: BenchOptions, onCellStart: (cell: CellStart) => void = () => {}): Promise<BenchReport> {
+  const local = options.host === null ? await startLocalServer(options.verify) : null;
+  const where = local ? { host: local.host, port: local.port } : splitHost(options.host!);
+  try {
+    const { client, hello } = await ControlClient.connect(where.host, where.port);
+    try {
+      if (options.verify && !hello.verify) throw new Error(`--verify: the server at ${where.host}:${where.port} does not hash streams; start it with 'aiotx serve --verify'`);
+      const results: CellResult[] = [];
+      const total = options.sizes.length * options.repeat * options.methods.length;
+      let index = 0;
+      for (const size of options.sizes) {
+        const cells = new Map(options.methods.map((m) => [m, emptyCell(m, size)]));
+        const backends = new Map<Method, string[]>(options.methods.map((m) => [m, []]));
+        for (const m of options.methods) {
+          const why = unavailableReason(m);
+          if (why) Object.assign(cells.get(m)!, { status: 'unavailable', reason: why });
+        }
+        for (let run = 1; run <= options.repeat; run++) {
+          for (const method of options.methods) {
+            index++;
+            const cell = cells.get(method)!;
+            if (cell.status !== 'ok') continue;
+            onCellStart({ index, total, method, size, run });
+            const job: SenderJob = {
+              method, host: where.host, port: hello.dataPort, size, depth: options.depth, streams: options.streams,
+              durationSeconds: options.durationSeconds, noDelay: options.noDelay, verify: options.verify,
+            };
+            await client.start();
+            const outcome = await runChild<SenderSample>(SENDER_SCRIPT, [`--job=${JSON.stringify(job)}`], METHOD_SETUP[method].backendEnv, options.durationSeconds * 1000 + 60_000);
+            if (!outcome.ok) {
+              Object.assign(cell, { status: outcome.unavailable ? 'unavailable' : 'failed', reason: outcome.reason });
+              // The server forgets streams nobody claims; nothing to collect for a failed run.
+              continue;
+            }
+            const stopped = await client.stop(outcome.sample.streams.map((s) => s.local));
+            const mismatch = checkStreams(outcome.sample, stopped.streams, options.verify);
+            if (mismatch) throw new Error(`${method} ${size} bytes, run ${run}: ${mismatch}`);
+            cell.runs.push(figuresOf(outcome.sample, stopped.cpuSeconds));
+            if (outcome.sample.backend) backends.get(method)!.push(outcome.sample.backend);
+          }
+        }
+        for (const m of options.methods) {
+          const cell = cells.get(m)!;
+          if (cell.status !== 'ok') cell.runs = [];
+          results.push(summarize(cell, backends.get(m)!));
+        }
+      }
+      addRatios(results);
+      return {
+        kind: 'aiotx-bench',
+        version: 1,
+        date: new Date().toISOString(),
+        kernel: release(),
+        cpus: cpus().length,
+        target: local ? 'loopback' : `${where.host}:${where.port}`,
+        note: local ? LOOPBACK_NOTE : HOST_NOTE,
+        options,
+        results,
+      };
+    } finally {
+      client.close();
+    }
+  } finally {
+    await local?.stop();
+  }
+}

@@ -2,10 +2,10 @@
 // (sink-rig.ts). A process picks its zero-copy backend once, so every run of every method is a
 // child process (sink-sender.ts) with its own AIOTX_BACKEND; methods run interleaved, repeated,
 // and are reduced to medians.
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { cpuPercentOfOneCore, cpuSecondsPerGB, gigabitsPerSecond, median } from './cpu-accounting.js';
-import { POOL_NOT_WIRED, type SenderFailure, type SinkSample } from './sink-protocol.js';
+import { runChild, type ChildOutcome } from './child-run.js';
+import type { SinkSample } from './sink-protocol.js';
 import { withSinkRig, type SinkRig } from './sink-rig.js';
 
 export type SinkMethod = 'copy' | 'msgzerocopy' | 'uring' | 'uring-pool';
@@ -77,18 +77,8 @@ export interface SinkBenchReport {
 
 const SENDER_SCRIPT = fileURLToPath(new URL('./sink-sender.js', import.meta.url));
 
-/** Codes that mean "this machine cannot run the method", shown as a reason, not a failure. */
-const UNAVAILABLE_CODES = new Set(['ERR_AIOTX_BACKEND_UNAVAILABLE', POOL_NOT_WIRED]);
-
-type RunOutcome = { ok: true; sample: SinkSample } | { ok: false; unavailable: boolean; reason: string };
-
-function runSender(method: SinkMethod, rig: SinkRig, options: SinkBenchOptions): Promise<RunOutcome> {
-  const env = { ...process.env };
-  const backendEnv = SINK_METHOD_SETUP[method].backendEnv;
-  if (backendEnv === undefined) delete env.AIOTX_BACKEND;
-  else env.AIOTX_BACKEND = backendEnv;
+function runSender(method: SinkMethod, rig: SinkRig, options: SinkBenchOptions): Promise<ChildOutcome<SinkSample>> {
   const args = [
-    SENDER_SCRIPT,
     `--method=${method}`,
     `--address=${rig.sinkAddress}`,
     `--bind=${rig.localAddress}`,
@@ -98,38 +88,8 @@ function runSender(method: SinkMethod, rig: SinkRig, options: SinkBenchOptions):
     `--segment=${options.segmentSize}`,
     `--depth=${options.depth}`,
   ];
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   // A sender that hangs is killed well after its duration; its run then fails.
-  const limitMs = options.durationSeconds * 1000 + 60_000;
-  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
-  return new Promise<RunOutcome>((resolve) => {
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ ok: false, unavailable: false, reason: `cannot start the sender: ${err.message}` });
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const last = stdout.trim().split('\n').at(-1) ?? '';
-      let parsed: (SinkSample & Partial<SenderFailure>) | null = null;
-      try {
-        parsed = JSON.parse(last) as SinkSample & Partial<SenderFailure>;
-      } catch {
-        // reported below
-      }
-      if (parsed?.error) {
-        const { code: errCode, message } = parsed.error;
-        return resolve({ ok: false, unavailable: errCode !== null && UNAVAILABLE_CODES.has(errCode), reason: message });
-      }
-      if (parsed && code === 0) return resolve({ ok: true, sample: parsed });
-      const how = signal ? `killed by ${signal}${signal === 'SIGKILL' ? ` (no result within ${limitMs / 1000} s?)` : ''}` : `exit code ${code}`;
-      const detail = stderr.trim().split('\n').find((l) => l.trim() !== '') ?? 'no output';
-      resolve({ ok: false, unavailable: false, reason: `sender ${how}: ${detail}` });
-    });
-  });
+  return runChild<SinkSample>(SENDER_SCRIPT, args, SINK_METHOD_SETUP[method].backendEnv, options.durationSeconds * 1000 + 60_000);
 }
 
 function figuresOf(s: SinkSample): SinkRunFigures {

@@ -12,7 +12,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { aioWrite, createBufferPool, probe, type BackendName, type BufferPool, type ZeroCopyMode } from '../index.js';
 import { cpuSecondsBetween } from './cpu-accounting.js';
-import { POOL_NOT_WIRED, type SenderFailure, type SinkSample } from './sink-protocol.js';
+import { reportFailure } from './child-run.js';
+import { POOL_NOT_WIRED, type SinkSample } from './sink-protocol.js';
 
 /** Bytes of distinct buffers cycled through (more than the caches hold). */
 const WORKING_SET_BYTES = 64 << 20;
@@ -37,15 +38,6 @@ function required(name: keyof typeof values): string {
   const v = values[name];
   if (typeof v !== 'string') throw new Error(`sink-sender: --${name} is required`);
   return v;
-}
-
-function fail(err: unknown): void {
-  const e = err as { code?: unknown; message?: unknown };
-  const report: SenderFailure = {
-    error: { code: typeof e?.code === 'string' ? e.code : null, message: typeof e?.message === 'string' ? e.message : String(err) },
-  };
-  process.stdout.write(`${JSON.stringify(report)}\n`);
-  process.exitCode = 1;
 }
 
 async function main(): Promise<void> {
@@ -137,4 +129,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch(fail);
+main().catch(reportFailure);

@@ -1,69 +1,81 @@
-// `aiotx bench`: runs the loopback bench (or, with --sink, the sink-rig bench) and prints its
-// table, or its results as JSON.
+// `aiotx bench`: runs the bench against an `aiotx serve` (or, with --sink, the sink-rig bench)
+// and prints its tables, or its results as JSON, and writes the HTML report.
 import { cpus, release } from 'node:os';
-import { LOOPBACK_NOTE, runBench, type BenchOptions, type CellResult, type CellStart } from '../bench/run-bench.js';
+import { writeHtmlReport } from '../bench/report-html.js';
+import { REPORT_TABLES } from '../bench/report-tables.js';
+import { runBench, type BenchOptions, type BenchReport, type CellStart } from '../bench/run-bench.js';
 import { SINK_NOTE, runSinkBench, type SinkBenchOptions, type SinkBenchReport, type SinkRunStart } from '../bench/sink-bench.js';
 import { sinkRigSkipReason } from '../bench/sink-rig.js';
 import { formatSize } from '../bench/sizes.js';
-import { formatTable } from './table.js';
+import { startProgress } from './progress.js';
+import { boxedTable, type Align } from './table.js';
 
 function fixed(value: number, digits: number): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
 }
 
-function percent(share: number | null): string {
-  return share === null || !Number.isFinite(share) ? 'n/a' : `${(share * 100).toFixed(0)}%`;
-}
-
-/** Like percent(), but never rounds a share short of all (or above none) to 100% (or 0%). */
+/** A share as a percentage that never rounds a share short of all (or above none) to 100% (or 0%). */
 function exactPercent(share: number): string {
   if (!Number.isFinite(share)) return 'n/a';
   if (share === 0 || share === 1) return `${share * 100}%`;
   return `${(Math.min(Math.max(Math.floor(share * 1000), 1), 999) / 10).toFixed(1)}%`;
 }
 
-function describeResults(options: BenchOptions, results: CellResult[]): string {
-  const rows = results.map((r) => [
-    formatSize(r.size),
-    r.method,
-    r.backend ?? '-',
-    fixed(r.gbitPerSecond, 2),
-    fixed(r.cpuSecondsPerGB, 3),
-    `${fixed(r.cpuPercentOfOneCore, 0)}%`,
-    percent(r.copiedShare),
-  ]);
-  const runs = options.repeat === 1 ? '1 run per cell' : `median of ${options.repeat} runs per cell`;
+function header(report: BenchReport): string {
+  const o = report.options;
+  const runs = o.repeat === 1 ? '1 run per cell' : `median of ${o.repeat} runs per cell, interleaved`;
   return [
-    LOOPBACK_NOTE,
-    `${options.durationSeconds} s per cell, ${options.depth} writes in flight, ${runs}, ` +
-      `Nagle ${options.noDelay ? 'off (TCP_NODELAY)' : 'on'}; ${cpus().length} CPUs, kernel ${release()}`,
-    'CPU is the sender process only (user+sys); the receiver is a separate process, not counted.',
-    '',
-    formatTable(
-      ['size', 'method', 'backend', 'Gbit/s', 'CPU s/GB', 'CPU % of 1 core', 'copied'],
-      rows,
-      ['right', 'left', 'left', 'right', 'right', 'right', 'right'],
-    ),
-    '',
+    report.note,
+    `${o.durationSeconds} s per cell, ${o.streams} stream(s) × ${o.depth} sends in flight, ${runs}, Nagle ${o.noDelay ? 'off (TCP_NODELAY)' : 'on'}` +
+      `${o.verify ? ', every stream verified (sha256)' : ''}; ${report.cpus} CPUs, kernel ${report.kernel}`,
+    'Sender CPU is the sending process (each method and run a process of its own); "whole machine" adds everything else, the receiver too on loopback.',
   ].join('\n');
 }
 
-function progress(cell: CellStart, repeat: number): void {
-  const run = repeat > 1 ? ` (run ${cell.run}/${repeat})` : '';
-  process.stderr.write(`[${cell.index}/${cell.total}] ${cell.method} ${formatSize(cell.size)}${run} ...\n`);
+/** The report as terminal tables (methods × sizes), with what was not measured and why. */
+export function describeReport(report: BenchReport): string {
+  const sizes = report.options.sizes;
+  const out = [header(report), ''];
+  for (const t of REPORT_TABLES) {
+    const rows = report.options.methods.map((m) => [
+      m,
+      ...sizes.map((s) => {
+        const r = report.results.find((x) => x.method === m && x.size === s);
+        return !r ? '' : r.status === 'ok' ? t.cell(r) : r.status;
+      }),
+    ]);
+    out.push(t.title, boxedTable(['method', ...sizes.map(formatSize)], rows, ['left', ...sizes.map((): Align => 'right')]), '');
+  }
+  const missing = report.results.filter((r) => r.status !== 'ok');
+  const reasons = [...new Set(missing.map((r) => `${r.method}: ${r.status}: ${r.reason}`))];
+  if (reasons.length > 0) out.push('Not measured:', ...reasons.map((r) => `  ${r}`), '');
+  return out.join('\n');
 }
 
-export async function runBenchCommand(options: BenchOptions & { json: boolean }): Promise<void> {
-  const { json, ...benchOptions } = options;
+export interface BenchCommandOptions extends BenchOptions {
+  json: boolean;
+  reportDir: string | null;
+}
+
+export async function runBenchCommand(options: BenchCommandOptions): Promise<void> {
+  const { json, reportDir, ...benchOptions } = options;
   // Progress is for a person watching; scripts and logs get only the results.
-  const onCellStart = process.stderr.isTTY ? (cell: CellStart) => progress(cell, benchOptions.repeat) : undefined;
-  const results = await runBench(benchOptions, onCellStart);
-  if (json) {
-    const report = { note: LOOPBACK_NOTE, kernel: release(), cpus: cpus().length, options: benchOptions, results };
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  } else {
-    process.stdout.write(describeResults(benchOptions, results));
+  const progress = startProgress('bench');
+  let report: BenchReport;
+  try {
+    report = await runBench(benchOptions, (cell: CellStart) =>
+      progress.step(cell.index, cell.total, `${cell.method} ${formatSize(cell.size)}${benchOptions.repeat > 1 ? ` run ${cell.run}/${benchOptions.repeat}` : ''}`),
+    );
+  } finally {
+    progress.stop();
   }
+  process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : describeReport(report));
+  if (reportDir !== null) {
+    const page = await writeHtmlReport(report, reportDir, REPORT_TABLES);
+    process.stderr.write(`aiotx bench: report written to ${page}\n`);
+  }
+  const failed = report.results.filter((r) => r.status === 'failed');
+  if (failed.length > 0) throw new Error(`${[...new Set(failed.map((r) => r.method))].join(', ')} failed (see "Not measured")`);
 }
 
 function sinkHeader(options: SinkBenchOptions, report: SinkBenchReport): string[] {
@@ -82,35 +94,22 @@ function sinkHeader(options: SinkBenchOptions, report: SinkBenchReport): string[
 }
 
 function describeSinkResults(options: SinkBenchOptions, report: SinkBenchReport): string {
-  const header = ['method', 'backend', 'Gbit/s', 'CPU s/GB', 'CPU % of 1 core', 'zero-copy', 'CPU/GB vs copy'];
-  const measured = report.results.filter((r) => r.status === 'ok');
-  // Rows without numbers are written by hand, so the method column is padded for all of them.
-  const methodWidth = Math.max(header[0]!.length, ...report.results.map((r) => r.method.length));
-  const table = formatTable(
-    [header[0]!.padEnd(methodWidth), ...header.slice(1)],
-    measured.map((r) => [
-      r.method.padEnd(methodWidth),
-      r.backend ?? '-',
-      fixed(r.gbitPerSecond, 2),
-      fixed(r.cpuSecondsPerGB, 3),
-      `${fixed(r.cpuPercentOfOneCore, 0)}%`,
-      exactPercent(r.zeroCopyShare),
-      r.cpuPerGBVsCopy === null ? 'n/a' : fixed(r.cpuPerGBVsCopy, 2),
-    ]),
-    ['left', 'left', 'right', 'right', 'right', 'right', 'right'],
-  ).split('\n');
-  const lines = [table[0]!];
-  let next = 1;
-  for (const r of report.results) {
-    if (r.status === 'ok') lines.push(table[next++]!);
-    else lines.push(`${r.method.padEnd(methodWidth)}  ${r.status}: ${r.reason}`);
-  }
-  return [...sinkHeader(options, report), '', ...lines, ''].join('\n');
-}
-
-function sinkProgress(run: SinkRunStart, repeat: number): void {
-  const of = repeat > 1 ? ` (run ${run.run}/${repeat})` : '';
-  process.stderr.write(`[${run.index}/${run.total}] ${run.method}${of} ...\n`);
+  const rows = report.results.map((r) =>
+    r.status !== 'ok'
+      ? [r.method, { colSpan: 6, content: `${r.status}: ${r.reason}` }]
+      : [
+          r.method,
+          r.backend ?? '-',
+          fixed(r.gbitPerSecond, 2),
+          fixed(r.cpuSecondsPerGB, 3),
+          `${fixed(r.cpuPercentOfOneCore, 0)}%`,
+          exactPercent(r.zeroCopyShare),
+          r.cpuPerGBVsCopy === null ? 'n/a' : fixed(r.cpuPerGBVsCopy, 2),
+        ],
+  );
+  const head = ['method', 'backend', 'Gbit/s', 'CPU s/GB', 'CPU % of 1 core', 'zero-copy', 'CPU/GB vs copy'];
+  const table = boxedTable(head, rows, ['left', 'left', 'right', 'right', 'right', 'right', 'right']);
+  return [...sinkHeader(options, report), '', table, ''].join('\n');
 }
 
 /** `aiotx bench --sink`; skipped (exit 0, reason on stderr) where the sink rig cannot be built. */
@@ -121,8 +120,15 @@ export async function runSinkBenchCommand(options: SinkBenchOptions & { json: bo
     process.stderr.write(`aiotx bench --sink: skipped: ${skip}\n`);
     return;
   }
-  const onRunStart = process.stderr.isTTY ? (run: SinkRunStart) => sinkProgress(run, benchOptions.repeat) : undefined;
-  const report = await runSinkBench(benchOptions, onRunStart);
+  const progress = startProgress('bench --sink');
+  let report: SinkBenchReport;
+  try {
+    report = await runSinkBench(benchOptions, (run: SinkRunStart) =>
+      progress.step(run.index, run.total, `${run.method}${benchOptions.repeat > 1 ? ` run ${run.run}/${benchOptions.repeat}` : ''}`),
+    );
+  } finally {
+    progress.stop();
+  }
   if (json) {
     const out = { note: SINK_NOTE, kernel: release(), cpus: cpus().length, options: benchOptions, ...report };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

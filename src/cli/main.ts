@@ -21,8 +21,12 @@ interface Command {
   summary: string;
   help: string;
   options: Options;
-  run(values: Values): Promise<void>;
+  /** Names of the positional arguments it takes, all required (none when absent). */
+  positionals?: string[];
+  run(values: Values, positionals: string[]): Promise<void>;
 }
+
+const DEFAULT_SERVE_PORT = 7744;
 
 const PROBE_HELP = `Usage: aiotx probe [--json]
 
@@ -35,50 +39,80 @@ Options:
   -h, --help  show this help
 `;
 
-const BENCH_HELP = `Usage: aiotx bench [--sizes LIST] [--duration SECS] [--depth N] [--repeat N] [--nodelay] [--json]
+const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duration SECS] [--depth N] [--streams N]
+                   [--repeat N] [--nodelay] [--host HOST:PORT] [--verify] [--report DIR] [--json]
        aiotx bench --sink [--duration SECS] [--depth N] [--repeat N]
                    [--datagram-size SIZE] [--segment-size N] [--json]
 
-Sends over a loopback TCP connection to a receiver in a child process and reports, for each
-method and write size: throughput, the sender process's CPU (seconds per GB, % of one core)
-and the share of bytes the kernel copied. Methods, run interleaved for each size:
-  write     net.Socket.write, waiting for 'drain' when it returns false
-  aio-copy  aioWrite with { zeroCopy: 'off' }
-  aio-zc    aioWrite with { zeroCopy: 'on' }
+Measures what each way of sending a TCP stream costs, like the netperf runs of FreeBSD r303405:
+throughput, the sender's CPU as % of one core (this process, and the whole machine with its
+softirq part), service demand (µs of CPU per KB), the share of bytes the kernel copied, and
+ratios to 'reference' and 'write'. Rows are methods, columns write sizes. Every method and run
+is a sender process of its own; methods run interleaved, repeated, and the tables show medians.
 
-Loopback delivery copies every byte, so these figures are path overhead, not zero-copy gains.
+Without --host, an 'aiotx serve' is started on loopback. Loopback delivery copies every byte, so
+those figures are path overhead, not zero-copy gains: use --host against 'aiotx serve' on another
+machine for a NIC, or --sink to see zero-copy remove CPU locally.
 
-With --sink, compares the backends where zero-copy is real: UDP GSO datagrams (aioWrite with
-segmentSize on a connected dgram socket) into a veth whose peer is down. The kernel drops them
-after the send path, so the figures are the sender's cost only: no NIC, no segmentation on the
-wire. Each method and run is a child process of its own (the backend is chosen once per
-process); methods run interleaved and the table shows medians, with each method's CPU per GB
-relative to copy and the share of bytes the kernel sent without copying:
-  copy         AIOTX_BACKEND unset, { zeroCopy: 'off' }
-  msgzerocopy  AIOTX_BACKEND=msgzerocopy, { zeroCopy: 'on' }
-  uring        AIOTX_BACKEND=uring, { zeroCopy: 'on' }
-  uring-pool   as uring, from createBufferPool buffers (io_uring registered buffers)
-A method this machine cannot run shows its reason instead of numbers. Needs root (it creates
-the veth pair); elsewhere it prints why it skipped and exits 0.
+Methods (--method, comma-separated; aio-zc means all three aio-zc-*):
+  write               net.Socket.write, waiting for each write's callback
+  aio-copy            aioWrite with { zeroCopy: 'off' }
+  aio-zc-uring        aioWrite with { zeroCopy: 'on' } on io_uring SEND_ZC
+  aio-zc-pool         as aio-zc-uring, from createBufferPool buffers (registered with the ring)
+  aio-zc-msgzerocopy  aioWrite with { zeroCopy: 'on' } on MSG_ZEROCOPY
+  sendfile            sendFile from a file in the page cache
+  reference           a tight C loop of send(2): the floor, no JavaScript per write
+A method this machine cannot run shows why instead of numbers.
+
+With --sink (root; elsewhere it says why it skipped and exits 0): UDP GSO datagrams into a veth
+whose peer is down, so the kernel drops them after the send path and zero-copy is real: copy,
+msgzerocopy, uring and uring-pool compared by CPU per GB.
 
 Options:
-  --sizes LIST          write sizes, comma-separated, K/M/G suffixes (default 32K,1M);
-                        not with --sink
-  --duration SECS       seconds per cell or run (default 2)
-  --depth N             writes in flight per socket, each with its own buffer
-                        (default 4; 8 with --sink)
-  --repeat N            runs per cell or method; the table shows medians
-                        (default 1; 3 with --sink)
-  --nodelay             set TCP_NODELAY on the sender for every method (Node's default leaves
-                        Nagle on, which stalls small zero-copy writes: they settle on the ACK);
-                        not with --sink
+  --method LIST         methods to run (default: all)
+  --sizes LIST          write sizes, K/M/G suffixes (default 32K,256K,512K,1M); not with --sink
+  --duration SECS       seconds per cell or run (default 1; 2 with --sink)
+  --depth N             sends in flight per stream, each with its own buffer (default 4; 8 with --sink)
+  --streams N           parallel TCP connections (default 1)
+  --repeat N            runs per cell; the tables show medians (default 3)
+  --nodelay             TCP_NODELAY on the sender (Nagle holds small segments until the previous
+                        is ACKed, and a zero-copy write settles only on that ACK)
+  --host HOST:PORT      measure against 'aiotx serve' at HOST:PORT instead of loopback
+  --verify              hash every stream at both ends (sha256) and fail on any difference
+                        (the server must run with --verify; hashing costs CPU at both ends)
+  --report DIR          also write DIR/index.html with charts (standalone SVG) and results.json
+  --json                print the results as JSON (re-render later with 'aiotx report')
   --sink                the sink-rig bench described above
   --datagram-size SIZE  --sink: bytes per write, one GSO datagram (default 65000, at most 65507)
-  --segment-size N      --sink: UDP_SEGMENT, bytes per datagram (default 1472, which fits
-                        the rig's 1500-byte MTU: larger fails with EMSGSIZE; the kernel also
-                        caps segments per write, UDP_MAX_SEGMENTS, beyond which it is EINVAL)
-  --json                print machine-readable results
+  --segment-size N      --sink: UDP_SEGMENT, bytes per datagram (default 1472: fits the rig's MTU)
   -h, --help            show this help
+`;
+
+const SERVE_HELP = `Usage: aiotx serve [--listen HOST:PORT] [--verify] [--json]
+
+The receiving end of 'aiotx bench --host': accepts the bench's control connection on PORT and its
+data streams on PORT+1, drops the data in a native thread per stream (recv with MSG_TRUNC: no copy
+to user space, no JavaScript per chunk) and reports its own CPU time back to the sender. Bad
+control input closes that connection with a log line; the server keeps serving. Ctrl-C stops it.
+
+Options:
+  --listen HOST:PORT     where to listen (default 127.0.0.1:${DEFAULT_SERVE_PORT}; PORT 0 picks free ports);
+                         use 0.0.0.0:PORT to accept other hosts
+  --verify               read the streams in JavaScript and hash them (sha256) so
+                         'aiotx bench --verify' can check every byte; costs receiver CPU
+  --json                 print the listening line (and log lines) as JSON
+  --until-stdin-closes   exit when standard input closes (how 'aiotx bench' runs a local server)
+  -h, --help             show this help
+`;
+
+const REPORT_HELP = `Usage: aiotx report FILE.json [--report DIR]
+
+Re-renders a run saved with 'aiotx bench --json > FILE.json' (or a report's results.json): prints
+its tables, and with --report writes the HTML report with charts to DIR.
+
+Options:
+  --report DIR  write DIR/index.html, the charts as SVG and results.json
+  -h, --help    show this help
 `;
 
 function positiveNumber(text: string, flag: string): number {
@@ -104,14 +138,19 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   bench: {
-    summary: 'throughput and sender CPU: loopback TCP, or zero-copy backends into a sink (--sink)',
+    summary: 'CPU and throughput of each way of sending: loopback, another host (--host), or a sink (--sink)',
     help: BENCH_HELP,
     options: {
+      method: { type: 'string' },
       sizes: { type: 'string' },
       duration: { type: 'string' },
       depth: { type: 'string' },
+      streams: { type: 'string' },
       repeat: { type: 'string' },
       nodelay: { type: 'boolean' },
+      host: { type: 'string' },
+      verify: { type: 'boolean' },
+      report: { type: 'string' },
       sink: { type: 'boolean' },
       'datagram-size': { type: 'string' },
       'segment-size': { type: 'string' },
@@ -122,25 +161,73 @@ const COMMANDS: Record<string, Command> = {
       for (const flag of ['datagram-size', 'segment-size']) {
         if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --sink only`, 'bench');
       }
-      let sizes: number[];
-      try {
-        sizes = parseSizeList(String(values.sizes ?? '32K,1M'));
-      } catch (err) {
-        throw new UsageError(`--sizes: ${(err as Error).message}`, 'bench');
-      }
+      const { parseMethodList } = await import('../bench/bench-methods.js');
       const options = {
-        sizes,
-        durationSeconds: positiveNumber(String(values.duration ?? '2'), '--duration'),
+        sizes: parsed(() => parseSizeList(String(values.sizes ?? '32K,256K,512K,1M')), '--sizes'),
+        methods: parsed(() => parseMethodList(String(values.method ?? 'write,aio-copy,aio-zc,sendfile,reference')), '--method'),
+        durationSeconds: positiveNumber(String(values.duration ?? '1'), '--duration'),
         depth: positiveInteger(String(values.depth ?? '4'), '--depth', 1024),
-        repeat: positiveInteger(String(values.repeat ?? '1'), '--repeat', 1000),
+        streams: positiveInteger(String(values.streams ?? '1'), '--streams', 64),
+        repeat: positiveInteger(String(values.repeat ?? '3'), '--repeat', 1000),
         noDelay: values.nodelay === true,
+        host: values.host === undefined ? null : String(parsed(() => hostPort(String(values.host)), '--host').text),
+        verify: values.verify === true,
         json: values.json === true,
+        reportDir: values.report === undefined ? null : String(values.report),
       };
       const { runBenchCommand } = await import('./bench-command.js');
       await runBenchCommand(options);
     },
   },
+  serve: {
+    summary: "the receiving end of 'aiotx bench --host': discards streams, reports its CPU",
+    help: SERVE_HELP,
+    options: {
+      listen: { type: 'string' },
+      verify: { type: 'boolean' },
+      json: { type: 'boolean' },
+      'until-stdin-closes': { type: 'boolean' },
+    },
+    async run(values) {
+      const listen = parsed(() => hostPort(String(values.listen ?? `127.0.0.1:${DEFAULT_SERVE_PORT}`), true), '--listen');
+      const { runServeCommand } = await import('./serve-command.js');
+      await runServeCommand({
+        host: listen.host,
+        port: listen.port,
+        verify: values.verify === true,
+        json: values.json === true,
+        untilStdinCloses: values['until-stdin-closes'] === true,
+      });
+    },
+  },
+  report: {
+    summary: "re-renders a saved 'aiotx bench --json' run: tables, and HTML with --report",
+    help: REPORT_HELP,
+    options: { report: { type: 'string' } },
+    positionals: ['FILE.json'],
+    async run(values, positionals) {
+      const { runReportCommand } = await import('./report-command.js');
+      await runReportCommand(positionals[0]!, values.report === undefined ? null : String(values.report));
+    },
+  },
 };
+
+/** A parser's RangeError as a usage error naming the flag. */
+function parsed<T>(parse: () => T, flag: string): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`, flag === '--listen' ? 'serve' : 'bench');
+  }
+}
+
+/** 'HOST:PORT' (IPv6 as [ADDR]:PORT); port 0 only where `allowZero`. */
+function hostPort(text: string, allowZero = false): { host: string; port: number; text: string } {
+  const m = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535 || (port === 0 && !allowZero)) throw new RangeError(`expected HOST:PORT (port 1-65535), got '${text}'`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port, text: text.trim() };
+}
 
 /** The largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header). */
 const MAX_UDP_PAYLOAD = 65507;
@@ -148,6 +235,9 @@ const MAX_UDP_PAYLOAD = 65507;
 async function runSink(values: Values): Promise<void> {
   if (values.sizes !== undefined) throw new UsageError('--sizes does not apply to --sink (its writes are --datagram-size bytes)', 'bench');
   if (values.nodelay !== undefined) throw new UsageError('--nodelay does not apply to --sink (TCP_NODELAY is a TCP option)', 'bench');
+  for (const flag of ['method', 'streams', 'host', 'verify', 'report']) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --sink`, 'bench');
+  }
   let datagramSize = 65000;
   if (values['datagram-size'] !== undefined) {
     try {
@@ -209,18 +299,23 @@ function usageErrorFrom(err: unknown, command: string): UsageError {
   }
 }
 
-function parseCommandArgs(name: string, command: Command, args: string[]): Values | 'help' {
+function parseCommandArgs(name: string, command: Command, args: string[]): { values: Values; positionals: string[] } | 'help' {
+  let result;
   try {
-    const { values } = parseArgs({
+    result = parseArgs({
       args,
       options: { ...command.options, help: { type: 'boolean', short: 'h' } },
       strict: true,
-      allowPositionals: false,
+      allowPositionals: command.positionals !== undefined,
     });
-    return values.help ? 'help' : (values as Values);
   } catch (err) {
     throw usageErrorFrom(err, name);
   }
+  if (result.values.help) return 'help';
+  const want = command.positionals ?? [];
+  if (result.positionals.length < want.length) throw new UsageError(`missing ${want[result.positionals.length]}`, name);
+  if (result.positionals.length > want.length) throw new UsageError(`unexpected argument '${result.positionals[want.length]}'`, name);
+  return { values: result.values as Values, positionals: result.positionals };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -247,12 +342,12 @@ async function main(argv: string[]): Promise<number> {
   if (first.startsWith('-')) throw new UsageError(`unknown option '${first}' (options go after the command)`);
   if (!Object.hasOwn(COMMANDS, first)) throw new UsageError(`unknown command '${first}'`);
   const command = COMMANDS[first]!;
-  const values = parseCommandArgs(first, command, rest);
-  if (values === 'help') {
+  const args = parseCommandArgs(first, command, rest);
+  if (args === 'help') {
     process.stdout.write(command.help);
     return 0;
   }
-  await command.run(values);
+  await command.run(args.values, args.positionals);
   return 0;
 }
 

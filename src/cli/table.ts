@@ -1,15 +1,26 @@
-// Plain aligned text tables for terminal output; no dependencies.
+// Tables for the terminal, drawn by cli-table3: boxed for bench figures, borderless for lists.
+import Table from 'cli-table3';
 
 export type Align = 'left' | 'right';
 
-/** Pads every column to its widest cell; `align` per column (default left). */
+/** A boxed table; cells may span columns ({ colSpan, content }). */
+export function boxedTable(head: string[], rows: (string | { colSpan: number; content: string })[][], align: Align[] = []): string {
+  const table = new Table({ head, chars: NO_ROW_LINES, style: { head: [], border: [] }, colAligns: align });
+  table.push(...rows);
+  return table.toString();
+}
+
+// Only the line under the header separates rows.
+const NO_ROW_LINES = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+
+const NO_BORDER = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+};
+
+/** Aligned columns without borders, each line prefixed by `indent`. */
 export function formatTable(header: string[], rows: string[][], align: Align[] = [], indent = ''): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    indent +
-    cells
-      .map((c, i) => (align[i] === 'right' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  const table = new Table({ head: header, chars: NO_BORDER, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 }, colAligns: align });
+  table.push(...rows);
+  return table.toString().split('\n').map((l) => indent + l.trimEnd()).join('\n');
 }

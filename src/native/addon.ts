@@ -48,6 +48,11 @@ export interface Addon {
   uringRegisterBuffers(memory: ArrayBuffer, slot: number, size: number, count: number): number;
   uringUnregisterBuffers(slot: number, count: number): number;
   uringBufferSlots(): number;
+  /** Blocks for durationMs sending `data` cyclically on every fd; bytes sent per fd. */
+  referenceSend(fds: Int32Array, data: ArrayBufferView | ArrayBuffer, durationMs: number): Float64Array | number;
+  /** A thread drops what arrives on the stream socket; done(bytes, -errno or 0) at its end. */
+  discardStart(fd: number, done: (bytes: number, error: number) => void): number;
+  shutdown(fd: number): number;
 }
 
 const require = createRequire(import.meta.url);

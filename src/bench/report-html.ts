@@ -1,0 +1,101 @@
+// `--report DIR` and `aiotx report`: an HTML page with the bench's charts as standalone SVG
+// (drawn here by Vega, so the page needs no JavaScript), the same figures as tables, and the
+// run's JSON beside it.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatSize } from './sizes.js';
+import type { ReportTable } from './report-tables.js';
+import type { BenchReport, CellResult } from './run-bench.js';
+
+interface Chart {
+  file: string;
+  title: string;
+  field: keyof CellResult;
+  axis: string;
+}
+
+const CHARTS: Chart[] = [
+  { file: 'cpu.svg', title: 'Sender CPU, % of one core', field: 'cpuPercent', axis: 'CPU % of one core' },
+  { file: 'throughput.svg', title: 'Throughput', field: 'gbitPerSecond', axis: 'Gbit/s' },
+  { file: 'service-demand.svg', title: 'Service demand (lower is better)', field: 'serviceDemand', axis: 'µs of CPU per KB' },
+];
+
+async function chartSvg(report: BenchReport, chart: Chart): Promise<string> {
+  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
+  const values = report.results
+    .filter((r) => r.status === 'ok' && Number.isFinite(r[chart.field] as number))
+    .map((r) => ({ method: r.method, kib: r.size / 1024, value: r[chart.field] as number }));
+  const spec = vegaLite.compile({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: chart.title,
+    width: 520,
+    height: 300,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'kib', type: 'quantitative', title: 'write size (KiB)', scale: { type: 'log', base: 2 }, axis: { values: report.options.sizes.map((s) => s / 1024) } },
+      y: { field: 'value', type: 'quantitative', title: chart.axis, scale: { zero: true } },
+      color: { field: 'method', type: 'nominal', title: 'method', sort: report.options.methods as unknown as string[] },
+    },
+  }).spec;
+  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+function tableHtml(report: BenchReport, title: string, cell: (r: CellResult) => string): string {
+  const sizes = report.options.sizes;
+  const head = `<tr><th>method</th>${sizes.map((s) => `<th>${formatSize(s)}</th>`).join('')}</tr>`;
+  const rows = report.options.methods.map((m) => {
+    const cells = sizes.map((s) => {
+      const r = report.results.find((x) => x.method === m && x.size === s);
+      if (!r) return '<td></td>';
+      if (r.status !== 'ok') return `<td class="na" title="${escape(r.reason ?? '')}">${r.status}</td>`;
+      return `<td>${escape(cell(r))}</td>`;
+    });
+    return `<tr><th>${m}</th>${cells.join('')}</tr>`;
+  });
+  return `<h2>${escape(title)}</h2>\n<table>${head}${rows.join('')}</table>`;
+}
+
+/** Writes DIR/index.html, the charts as DIR/*.svg and the run as DIR/results.json; returns the page's path. */
+export async function writeHtmlReport(report: BenchReport, dir: string, tables: ReportTable[]): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const svgs = await Promise.all(CHARTS.map((c) => chartSvg(report, c)));
+  await Promise.all(CHARTS.map((c, i) => writeFile(join(dir, c.file), svgs[i]!)));
+  await writeFile(join(dir, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const o = report.options;
+  const unavailable = report.results.filter((r) => r.status !== 'ok');
+  const page = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>aiotx bench ${escape(report.date)}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child { text-align: left; }
+td.na { color: #999; }
+.charts { display: flex; flex-wrap: wrap; gap: 1em; }
+.note { background: #f6f6f0; padding: 0.5em 1em; border-left: 3px solid #cc8; }
+</style></head><body>
+<h1>aiotx bench</h1>
+<p class="note">${escape(report.note)}</p>
+<p>${escape(report.date)} · kernel ${escape(report.kernel)} · ${report.cpus} CPUs · target ${escape(report.target)} ·
+${o.durationSeconds} s per cell · ${o.streams} stream(s) × ${o.depth} in flight · median of ${o.repeat} run(s), interleaved ·
+Nagle ${o.noDelay ? 'off (TCP_NODELAY)' : 'on'}${o.verify ? ' · every stream verified (sha256)' : ''}</p>
+<div class="charts">
+${svgs.map((svg) => `<figure>${svg}</figure>`).join('\n')}
+</div>
+${tables.map((t) => tableHtml(report, t.title, t.cell)).join('\n')}
+${unavailable.length ? `<h2>Not measured</h2><ul>${unavailable.map((r) => `<li>${r.method} ${formatSize(r.size)}: ${r.status}: ${escape(r.reason ?? '')}</li>`).join('')}</ul>` : ''}
+<p>Data: <a href="results.json">results.json</a> (re-render with <code>aiotx report results.json</code>).</p>
+</body></html>
+`;
+  const path = join(dir, 'index.html');
+  await writeFile(path, page);
+  return path;
+}

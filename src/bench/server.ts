@@ -1,0 +1,196 @@
+// `aiotx serve`: the bench's receiver. A control listener speaks control-protocol.ts; a data
+// listener on the next port accepts the sender's streams and drops their bytes in a native
+// thread each (no JavaScript per chunk), or with `verify` reads them in JavaScript and hashes
+// them (sha256) so the sender can check every byte. Bad control input closes that connection
+// with a log line; the server keeps serving.
+import { createHash } from 'node:crypto';
+import { cpus } from 'node:os';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { discardStream } from '../engine/bench-loops.js';
+import { cpuSecondsBetween } from './cpu-accounting.js';
+import {
+  encode,
+  LineReader,
+  parseClientMessage,
+  peerName,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  STREAM_END_TIMEOUT_MS,
+  type ServerMessage,
+  type StreamReport,
+} from './control-protocol.js';
+
+export interface ServeOptions {
+  host: string;
+  /** Control port; the data port is the next one (both ephemeral when 0). */
+  port: number;
+  verify: boolean;
+  log(line: string): void;
+  /** Ends of stream kept for a sender to claim; older ones are forgotten past this. */
+  keepStreams?: number;
+}
+
+export interface BenchServer {
+  host: string;
+  controlPort: number;
+  dataPort: number;
+  close(): Promise<void>;
+}
+
+interface StreamState {
+  report: StreamReport | null;
+  waiters: (() => void)[];
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startServer(options: ServeOptions): Promise<BenchServer> {
+  const keep = options.keepStreams ?? 1024;
+  const streams = new Map<string, StreamState>();
+  const open = new Set<Socket>();
+  const stops = new Set<() => void>();
+
+  function stateOf(peer: string): StreamState {
+    let s = streams.get(peer);
+    if (!s) {
+      s = { report: null, waiters: [] };
+      streams.set(peer, s);
+      // Unclaimed ends of stream from senders that went away must not pile up.
+      if (streams.size > keep) for (const [k, v] of streams) if (v.report && streams.size > keep) streams.delete(k);
+    }
+    return s;
+  }
+
+  function finish(peer: string, bytes: number, sha256: string | null, error: string | null): void {
+    const s = stateOf(peer);
+    s.report = { peer, bytes, sha256, error };
+    for (const w of s.waiters.splice(0)) w();
+  }
+
+  function acceptData(socket: Socket): void {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    const peer = peerName(socket.remoteAddress, socket.remotePort);
+    stateOf(peer);
+    if (options.verify) {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      let failure: string | null = null;
+      socket.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+      });
+      socket.on('error', (err) => (failure ??= err.message));
+      socket.on('close', () => finish(peer, bytes, failure === null ? hash.digest('hex') : null, failure));
+      return;
+    }
+    socket.on('error', () => {});
+    const discard = discardStream(socket);
+    stops.add(discard.stop);
+    discard.done.then(
+      (bytes) => finish(peer, bytes, null, null),
+      (err: Error) => finish(peer, 0, null, err.message),
+    ).finally(() => {
+      stops.delete(discard.stop);
+      socket.destroy();
+    });
+  }
+
+  async function waitForStreams(peers: string[]): Promise<StreamReport[]> {
+    const pending = peers.map((peer) => {
+      const s = stateOf(peer);
+      return s.report ? Promise.resolve() : new Promise<void>((resolve) => s.waiters.push(resolve));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, STREAM_END_TIMEOUT_MS)));
+    await Promise.race([Promise.all(pending), timeout]);
+    clearTimeout(timer);
+    return peers.map((peer) => {
+      const s = streams.get(peer);
+      streams.delete(peer);
+      return s?.report ?? { peer, bytes: 0, sha256: null, error: `no end of stream within ${STREAM_END_TIMEOUT_MS / 1000} s` };
+    });
+  }
+
+  function acceptControl(socket: Socket): void {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    const who = peerName(socket.remoteAddress, socket.remotePort);
+    const reader = new LineReader();
+    let cpuAtStart: NodeJS.CpuUsage | null = null;
+    // Requests are answered in order, one at a time.
+    let queue = Promise.resolve();
+    const reply = (m: ServerMessage) => {
+      if (!socket.destroyed) socket.write(encode(m));
+    };
+    const reject = (why: string) => {
+      options.log(`aiotx serve: control connection from ${who}: ${why}; closing it`);
+      reply({ op: 'error', message: why });
+      socket.end();
+      socket.destroySoon();
+    };
+    socket.setEncoding('utf8');
+    socket.on('error', () => {});
+    socket.on('data', (chunk: string) => {
+      let lines: string[];
+      try {
+        lines = reader.push(chunk);
+      } catch (err) {
+        socket.pause();
+        return reject((err as Error).message);
+      }
+      for (const line of lines) {
+        queue = queue.then(async () => {
+          if (socket.destroyed || socket.writableEnded) return;
+          try {
+            const m = parseClientMessage(line);
+            if (m.op === 'hello') {
+              const dataPort = (dataServer.address() as AddressInfo).port;
+              reply({ op: 'hello', version: PROTOCOL_VERSION, dataPort, verify: options.verify, cpus: cpus().length });
+            } else if (m.op === 'start') {
+              cpuAtStart = process.cpuUsage();
+              reply({ op: 'started' });
+            } else {
+              const reports = await waitForStreams(m.streams);
+              const cpuSeconds = cpuAtStart === null ? 0 : cpuSecondsBetween(cpuAtStart, process.cpuUsage());
+              reply({ op: 'stopped', cpuSeconds, streams: reports });
+            }
+          } catch (err) {
+            if (!(err instanceof ProtocolError)) throw err;
+            reject(err.message);
+          }
+        });
+      }
+    });
+  }
+
+  // pauseOnConnect: a data socket is read by its native discard thread, never by Node.
+  const dataServer = createServer({ pauseOnConnect: !options.verify, noDelay: true }, acceptData);
+  const controlServer = createServer(acceptControl);
+  const controlPort = await listen(controlServer, options.host, options.port);
+  let dataPort: number;
+  try {
+    dataPort = await listen(dataServer, options.host, options.port === 0 ? 0 : options.port + 1);
+  } catch (err) {
+    controlServer.close();
+    throw err;
+  }
+  return {
+    host: options.host,
+    controlPort,
+    dataPort,
+    async close() {
+      for (const stop of stops) stop();
+      for (const s of open) s.destroy();
+      await Promise.all([controlServer, dataServer].map((s) => new Promise((resolve) => s.close(resolve))));
+    },
+  };
+}

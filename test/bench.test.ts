@@ -1,0 +1,259 @@
+// aiotx bench / serve / report: argument parsing, the control exchange (malformed and oversized
+// messages included), the CPU arithmetic against hand-computed figures, the native bench loops'
+// input checks, and a short end-to-end run whose every stream is verified by sha256.
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseMethodList } from '../src/bench/bench-methods.js';
+import { ControlClient } from '../src/bench/control-client.js';
+import { LineReader, MAX_LINE, parseClientMessage, ProtocolError } from '../src/bench/control-protocol.js';
+import { parseProcStat, ratio, serviceDemand, systemCpuPercent } from '../src/bench/cpu-accounting.js';
+import { addRatios, type CellResult } from '../src/bench/run-bench.js';
+import { startServer, type BenchServer } from '../src/bench/server.js';
+import { referenceSend } from '../src/engine/bench-loops.js';
+import { randomBytes, tcpPair, closeAllPairs } from './helpers/sockets.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/aiotx.js', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'aiotx-bench-test-'));
+
+after(async () => {
+  rmSync(scratch, { recursive: true, force: true });
+  await closeAllPairs();
+});
+
+function aiotx(...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 240_000 });
+}
+
+test('bench arguments: methods, sizes, host and flags that do not combine', () => {
+  assert.deepEqual(parseMethodList('reference,write'), ['write', 'reference'], 'table order');
+  assert.deepEqual(parseMethodList('aio-zc'), ['aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy']);
+  assert.throws(() => parseMethodList('writ'), /unknown method 'writ'/);
+  assert.throws(() => parseMethodList(' , '), /no methods/);
+  const cases: [string[], RegExp][] = [
+    [['bench', '--method', 'bogus'], /--method: unknown method 'bogus'/],
+    [['bench', '--host', 'nohost'], /--host: expected HOST:PORT/],
+    [['bench', '--host', 'h:0'], /--host: expected HOST:PORT/],
+    [['bench', '--streams', '0'], /--streams must be an integer from 1 to 64/],
+    [['bench', '--duration=-1'], /--duration must be a positive number/],
+    [['bench', '--sink', '--verify'], /--verify does not apply to --sink/],
+    [['bench', '--segment-size', '100'], /--segment-size applies to --sink only/],
+    [['serve', '--listen', '127.0.0.1'], /--listen: expected HOST:PORT/],
+    [['report'], /missing FILE.json/],
+    [['report', 'a.json', 'b.json'], /unexpected argument 'b.json'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = aiotx(...args);
+    assert.equal(r.status, 2, `${args.join(' ')} exits 2`);
+    assert.match(r.stderr, message);
+  }
+  assert.match(aiotx('serve', '--help').stdout, /^Usage: aiotx serve/);
+  assert.match(aiotx('report', '--help').stdout, /^Usage: aiotx report/);
+});
+
+test('CPU accounting: /proc/stat, service demand and ratios against hand-computed figures', () => {
+  const before = parseProcStat('cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7\n');
+  const after = parseProcStat('cpu  200 0 100 900 50 0 50 0 0 0\n');
+  assert.deepEqual(before, { total: 1000, idle: 850, softirq: 0 });
+  // 300 ticks passed, 100 idle: 200 busy = 2/3 of the machine; on 2 CPUs that is 133.3% of one.
+  const s = systemCpuPercent(before, after, 2);
+  assert.ok(Math.abs(s.busy - 133.333) < 0.001, `busy ${s.busy}`);
+  // 50 of 300 ticks in softirq: 1/6 × 2 CPUs = 33.3% of one.
+  assert.ok(Math.abs(s.softirq - 33.333) < 0.001, `softirq ${s.softirq}`);
+  assert.ok(Number.isNaN(systemCpuPercent(after, after, 2).busy), 'no ticks passed: no figure');
+  assert.throws(() => parseProcStat('intr 1 2 3\n'), /no aggregate 'cpu' line/);
+  // 1 CPU second for 1 GiB: 1e6 µs / 1048576 KB.
+  assert.equal(serviceDemand(1, 1024 ** 3), 1e6 / 1024 ** 2);
+  assert.equal(ratio(3, 2), 1.5);
+  assert.equal(ratio(1, 0), null);
+  assert.equal(ratio(null, 2), null);
+
+  const cell = (method: CellResult['method'], gbit: number, perGB: number) =>
+    ({ method, size: 32768, status: 'ok', gbitPerSecond: gbit, cpuSecondsPerGB: perGB }) as CellResult;
+  const cells = [cell('write', 10, 0.5), cell('aio-copy', 9, 0.44), cell('reference', 12, 0.4)];
+  addRatios(cells);
+  assert.equal(cells[1]!.gbitVsReference, 0.75);
+  assert.ok(Math.abs(cells[1]!.cpuPerGBVsReference! - 1.1) < 1e-12);
+  assert.ok(Math.abs(cells[1]!.cpuPerGBVsWrite! - 0.88) < 1e-12);
+  assert.equal(cells[2]!.gbitVsReference, 1);
+});
+
+test('control lines are capped and validated', () => {
+  const reader = new LineReader();
+  assert.deepEqual(reader.push('{"op":"start"}\n{"op":'), ['{"op":"start"}']);
+  assert.deepEqual(reader.push('"stop","streams":[]}\n'), ['{"op":"stop","streams":[]}']);
+  assert.throws(() => new LineReader().push('x'.repeat(MAX_LINE + 1)), ProtocolError, 'an endless line is refused before its newline');
+  for (const bad of ['nope', '[]', '{"op":"launch"}', '{"op":"hello","version":99}', '{"op":"stop","streams":"x"}', '{"op":"stop","streams":["../etc"]}']) {
+    assert.throws(() => parseClientMessage(bad), ProtocolError, bad);
+  }
+  assert.deepEqual(parseClientMessage('{"op":"stop","streams":["127.0.0.1:4000","[::1]:5"]}'), { op: 'stop', streams: ['127.0.0.1:4000', '[::1]:5'] });
+});
+
+async function controlExchange(server: BenchServer, payload: string): Promise<string> {
+  const socket: Socket = connect(server.controlPort, '127.0.0.1');
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(payload);
+  let text = '';
+  socket.setEncoding('utf8').on('data', (c: string) => (text += c));
+  await once(socket, 'close');
+  return text;
+}
+
+test('serve: bad control input closes that connection with a reason; the server keeps serving', async () => {
+  const logs: string[] = [];
+  const server = await startServer({ host: '127.0.0.1', port: 0, verify: true, log: (l) => logs.push(l) });
+  try {
+    const malformed = await controlExchange(server, '{"op":"hello","version":1}\nnot json at all\n');
+    assert.match(malformed, /"op":"hello"/);
+    assert.match(malformed, /"op":"error","message":"not JSON"/);
+    const oversized = await controlExchange(server, `{"op":"start","pad":"${'a'.repeat(MAX_LINE * 4)}"}\n`);
+    assert.match(oversized, /"op":"error","message":"control line longer than 4096 bytes"/);
+    assert.equal(logs.length, 2, logs.join('\n'));
+    assert.match(logs[0]!, /control connection from 127\.0\.0\.1:\d+: not JSON; closing it/);
+
+    // Still serving: a proper exchange with one verified data stream.
+    const { client, hello } = await ControlClient.connect('127.0.0.1', server.controlPort);
+    assert.equal(hello.verify, true);
+    await client.start();
+    const data = connect(hello.dataPort, '127.0.0.1');
+    await once(data, 'connect');
+    const local = `${data.localAddress}:${data.localPort}`;
+    const payload = randomBytes(3 << 20);
+    data.end(payload);
+    const stopped = await client.stop([local]);
+    assert.deepEqual(stopped.streams, [{ peer: local, bytes: payload.length, sha256: createHash('sha256').update(payload).digest('hex'), error: null }]);
+    assert.ok(stopped.cpuSeconds >= 0);
+    client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('serve without --verify drops streams in native threads and counts every byte', async () => {
+  const server = await startServer({ host: '127.0.0.1', port: 0, verify: false, log: () => {} });
+  try {
+    const { client, hello } = await ControlClient.connect('127.0.0.1', server.controlPort);
+    assert.equal(hello.verify, false);
+    await client.start();
+    const sizes = [1, 65536, 5 << 20];
+    const locals = await Promise.all(
+      sizes.map(async (n) => {
+        const s = connect(hello.dataPort, '127.0.0.1');
+        await once(s, 'connect');
+        s.end(randomBytes(n));
+        return `${s.localAddress}:${s.localPort}`;
+      }),
+    );
+    const stopped = await client.stop(locals);
+    assert.deepEqual(stopped.streams.map((s) => [s.bytes, s.sha256, s.error]), sizes.map((n) => [n, null, null]));
+    client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('the native reference loop sends its buffer cyclically and refuses bad input', async () => {
+  const pair = await tcpPair();
+  const received: Buffer[] = [];
+  pair.server.on('data', (c: Buffer) => received.push(c));
+  const buf = randomBytes(100_000);
+  const [sent] = referenceSend([pair.client], buf, 50);
+  assert.ok(sent! > 0);
+  pair.client.end();
+  await once(pair.server, 'end');
+  const got = Buffer.concat(received);
+  assert.equal(got.length, sent);
+  for (let off = 0; off < got.length; off += buf.length) {
+    assert.ok(got.subarray(off, off + buf.length).equals(buf.subarray(0, Math.min(buf.length, got.length - off))), `bytes at ${off}`);
+  }
+  await pair.close();
+  assert.throws(() => referenceSend([{} as Socket], buf, 1), /no file descriptor/);
+  const { addon } = await import('../src/native/addon.js');
+  assert.throws(() => addon.referenceSend([1] as unknown as Int32Array, buf, 1), TypeError);
+  assert.throws(() => addon.referenceSend(new Int32Array(0), buf, 1), RangeError);
+  assert.throws(() => addon.referenceSend(new Int32Array([0]), buf, 4e6), RangeError);
+  const file = openSync(bin, 'r');
+  try {
+    assert.equal(addon.referenceSend(new Int32Array([file]), buf, 1), -88, 'a file is not a socket: ENOTSOCK');
+    assert.equal(addon.discardStart(file, () => {}), -88);
+  } finally {
+    closeSync(file);
+  }
+  assert.equal(addon.referenceSend(new Int32Array([99999]), buf, 1), -9, 'EBADF');
+  assert.equal(addon.discardStart(99999, () => {}), -9);
+  assert.throws(() => addon.discardStart(0, 'cb' as never), TypeError);
+  assert.throws(() => addon.discardStart(-1, () => {}), RangeError);
+});
+
+test('bench end to end: every method runs, every stream verified by sha256; report re-renders it', () => {
+  const json = join(scratch, 'run.json');
+  const r = aiotx('bench', '--sizes', '48K', '--duration', '0.3', '--repeat', '1', '--streams', '2', '--verify', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  writeFileSync(json, r.stdout);
+  const report = JSON.parse(r.stdout) as { note: string; results: CellResult[] };
+  assert.match(report.note, /^loopback/);
+  assert.deepEqual(report.results.map((c) => c.method), ['write', 'aio-copy', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy', 'sendfile', 'reference']);
+  for (const c of report.results) {
+    if (c.status === 'unavailable') {
+      // A machine without io_uring (or with too little RLIMIT_MEMLOCK): said, not hidden.
+      assert.ok(c.method.startsWith('aio-zc-') && c.reason, `${c.method}: ${c.reason}`);
+      continue;
+    }
+    assert.equal(c.status, 'ok', `${c.method}: ${c.reason}`);
+    assert.equal(c.size, 48 * 1024);
+    assert.ok(c.bytes > 0, `${c.method} sent bytes`);
+    assert.ok(c.gbitVsReference !== null, `${c.method} has a ratio to reference`);
+  }
+  assert.equal(report.results[0]!.copiedShare, null, 'net.Socket.write cannot tell what was copied');
+  assert.equal(report.results.find((c) => c.method === 'aio-copy')!.copiedShare, 1, 'loopback copies');
+
+  const dir = join(scratch, 'html');
+  const re = aiotx('report', json, '--report', dir);
+  assert.equal(re.status, 0, re.stderr);
+  assert.match(re.stdout, /Throughput, Gbit\/s/);
+  assert.match(re.stdout, /reference/);
+  for (const f of ['index.html', 'cpu.svg', 'throughput.svg', 'results.json']) assert.ok(existsSync(join(dir, f)), f);
+  const page = readFileSync(join(dir, 'index.html'), 'utf8');
+  assert.match(page, /<svg[^>]*>/);
+  assert.doesNotMatch(page, /<script/, 'the charts render without JavaScript');
+
+  writeFileSync(join(scratch, 'bad.json'), '{"kind":"something-else"}');
+  const bad = aiotx('report', join(scratch, 'bad.json'));
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /not an 'aiotx bench --json' result/);
+});
+
+test('bench --host measures against a running serve; --verify needs a hashing server', async () => {
+  const server = await startServer({ host: '127.0.0.1', port: 0, verify: false, log: () => {} });
+  try {
+    const host = `127.0.0.1:${server.controlPort}`;
+    const refused = await run('bench', '--host', host, '--verify', '--method', 'write', '--sizes', '32K', '--duration', '0.1', '--repeat', '1');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /does not hash streams; start it with 'aiotx serve --verify'/);
+    const ok = await run('bench', '--host', host, '--method', 'write,reference', '--sizes', '32K', '--duration', '0.2', '--repeat', '1', '--json');
+    assert.equal(ok.code, 0, ok.stderr);
+    const report = JSON.parse(ok.stdout) as { target: string; results: CellResult[] };
+    assert.equal(report.target, host);
+    for (const c of report.results) assert.ok(c.status === 'ok' && c.bytes > 0, `${c.method}: ${c.reason}`);
+  } finally {
+    await server.close();
+  }
+});
+
+/** The CLI as a child, without blocking this process's loop (the server under test runs here). */
+function run(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
