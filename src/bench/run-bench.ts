@@ -30,8 +30,8 @@ export interface BenchOptions {
   repeat: number;
   /** TCP_NODELAY on the sender: Nagle holds small segments, and a zero-copy write settles only on the ACK. */
   noDelay: boolean;
-  /** "host:port" of an `aiotx serve`; null starts one on loopback. */
-  host: string | null;
+  /** Where an `aiotx serve` listens; null starts one on loopback. */
+  host: { host: string; port: number } | null;
   /** Hash every stream at both ends and fail on any difference. */
   verify: boolean;
 }
@@ -158,13 +158,6 @@ function unavailableReason(method: Method): string | null {
   return status.available ? null : `${needs} unavailable: ${status.reason ?? 'unknown reason'}`;
 }
 
-function splitHost(text: string): { host: string; port: number } {
-  const m = /^(.+):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new RangeError(`--host must be HOST:PORT, got '${text}'`);
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
-}
-
 /** Compares what the sender sent with what the server received, stream by stream. */
 function checkStreams(sample: SenderSample, received: { peer: string; bytes: number; sha256: string | null; error: string | null }[], verify: boolean): string | null {
   for (const sent of sample.streams) {
@@ -179,7 +172,7 @@ function checkStreams(sample: SenderSample, received: { peer: string; bytes: num
 
 export async function runBench(options: BenchOptions, onCellStart: (cell: CellStart) => void = () => {}): Promise<BenchReport> {
   const local = options.host === null ? await startLocalServer(options.verify) : null;
-  const where = local ? { host: local.host, port: local.port } : splitHost(options.host!);
+  const where = local ? { host: local.host, port: local.port } : options.host!;
   try {
     const { client, hello } = await ControlClient.connect(where.host, where.port);
     try {

@@ -2,6 +2,7 @@
 // Commands load lazily, so help and usage errors work even where the native addon does not.
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseHostPort } from '../bench/host-port.js';
 import { parseSize, parseSizeList } from '../bench/sizes.js';
 
 /** A mistake in how aiotx was called: message on stderr, exit code 2. */
@@ -170,7 +171,7 @@ const COMMANDS: Record<string, Command> = {
         streams: positiveInteger(String(values.streams ?? '1'), '--streams', 64),
         repeat: positiveInteger(String(values.repeat ?? '3'), '--repeat', 1000),
         noDelay: values.nodelay === true,
-        host: values.host === undefined ? null : String(parsed(() => hostPort(String(values.host)), '--host').text),
+        host: values.host === undefined ? null : parsed(() => parseHostPort(String(values.host)), '--host'),
         verify: values.verify === true,
         json: values.json === true,
         reportDir: values.report === undefined ? null : String(values.report),
@@ -189,7 +190,7 @@ const COMMANDS: Record<string, Command> = {
       'until-stdin-closes': { type: 'boolean' },
     },
     async run(values) {
-      const listen = parsed(() => hostPort(String(values.listen ?? `127.0.0.1:${DEFAULT_SERVE_PORT}`), true), '--listen');
+      const listen = parsed(() => parseHostPort(String(values.listen ?? `127.0.0.1:${DEFAULT_SERVE_PORT}`), true), '--listen');
       const { runServeCommand } = await import('./serve-command.js');
       await runServeCommand({
         host: listen.host,
@@ -219,14 +220,6 @@ function parsed<T>(parse: () => T, flag: string): T {
   } catch (err) {
     throw new UsageError(`${flag}: ${(err as Error).message}`, flag === '--listen' ? 'serve' : 'bench');
   }
-}
-
-/** 'HOST:PORT' (IPv6 as [ADDR]:PORT); port 0 only where `allowZero`. */
-function hostPort(text: string, allowZero = false): { host: string; port: number; text: string } {
-  const m = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(text.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535 || (port === 0 && !allowZero)) throw new RangeError(`expected HOST:PORT (port 1-65535), got '${text}'`);
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port, text: text.trim() };
 }
 
 /** The largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header). */
