@@ -37,6 +37,9 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
+/** Data connections open at once (the bench opens at most 64 per run). */
+const MAX_DATA_STREAMS = 512;
+
 interface StreamState {
   report: StreamReport | null;
   waiters: (() => void)[];
@@ -57,6 +60,7 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
   const streams = new Map<string, StreamState>();
   const open = new Set<Socket>();
   const stops = new Set<() => void>();
+  let dataSockets = 0;
 
   function stateOf(peer: string): StreamState {
     let s = streams.get(peer);
@@ -76,6 +80,14 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
   }
 
   function acceptData(socket: Socket): void {
+    // Each stream costs a thread: a flood of connections must not cost a thread each.
+    if (dataSockets >= MAX_DATA_STREAMS) {
+      options.log(`aiotx serve: refusing a data connection from ${peerName(socket.remoteAddress, socket.remotePort)}: ${MAX_DATA_STREAMS} streams already open`);
+      socket.destroy();
+      return;
+    }
+    dataSockets++;
+    socket.once('close', () => dataSockets--);
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     const peer = peerName(socket.remoteAddress, socket.remotePort);
