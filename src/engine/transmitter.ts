@@ -54,6 +54,7 @@ export class Transmitter implements poller.Watcher {
   private readonly events: ChannelEvents = {
     progress: () => this.pump(),
     notification: (copied) => this.demotion.note(copied),
+    failed: (job, errno) => this.sendFailed(job, errno),
   };
   private readonly demotion = new Demotion();
   private waitingForNode = false;
@@ -189,7 +190,7 @@ export class Transmitter implements poller.Watcher {
       }
       return this.close(errnoError(r, job instanceof FileJob ? 'sendfile' : 'send', job instanceof FileJob ? 'sendFile' : 'aioWrite'), true);
     }
-    if (this.zeroCopyTail && this.queue.length === 0) {
+    if (this.zeroCopyTail && this.queue.length === 0 && !this.zeroCopySending()) {
       this.zeroCopyTail = false;
       addon.pushPending(this.fd);
     }
@@ -213,7 +214,7 @@ export class Transmitter implements poller.Watcher {
   private openZeroCopy(): Channel | number {
     switch (selectBackend().zeroCopy) {
       case 'uring':
-        return new UringChannel(this.fd, this.events);
+        return new UringChannel(this.fd, this.events, !this.origin.datagram);
       case 'msgzerocopy':
         return MsgZerocopyChannel.open(this.fd, this.origin.zerocopyWasEnabled, this.origin.zerocopyNextId, this.events);
       default:
@@ -228,12 +229,32 @@ export class Transmitter implements poller.Watcher {
       this.segmentSize = job.segmentSize;
     }
     const channel = this.channelFor(job);
+    if (channel !== this.zerocopy && this.zeroCopySending()) return PENDING;
     const n = channel.submit(job, job.remaining);
-    if (n > 0 && channel !== this.copy) this.zeroCopyTail = true;
+    // Nagle may hold back a zero-copy tail until an ACK; datagrams have no such tail.
+    if (n > 0 && channel !== this.copy && !this.origin.datagram) this.zeroCopyTail = true;
     return n;
   }
 
+  /** A send the channel had counted as accepted failed (the uring channel learns it later). */
+  private sendFailed(job: Job, r: number): void {
+    if (this.failure) return; // closing: every job was stopped already
+    if (r === EFAULT) {
+      job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', 'ERR_AIOTX_DETACHED'));
+    } else if (this.origin.datagram && !SOCKET_ERRORS.has(r)) {
+      job.stop(errnoError(r, 'send', 'aioWrite'));
+    } else {
+      this.close(errnoError(r, 'send', 'aioWrite'), true);
+    }
+  }
+
+  /** The zero-copy channel still has accepted segments to send: other paths wait, for order. */
+  private zeroCopySending(): boolean {
+    return typeof this.zerocopy === 'object' && this.zerocopy.sending;
+  }
+
   private submitFile(job: FileJob): number {
+    if (this.zeroCopySending()) return PENDING;
     const n = addon.sendfile(this.fd, job.fd, job.offset + job.submitted, job.remaining);
     if (n > 0) {
       job.accepted(n);
