@@ -294,7 +294,7 @@ export class Transmitter implements poller.Watcher {
     const idle = this.idle;
     poller.setActive(this, !idle);
     if (!idle) return;
-    for (const done of this.idleWaiters.splice(0)) done();
+    if (this.idleWaiters.length > 0) for (const done of this.idleWaiters.splice(0)) done();
     if (this.failure) return this.retire();
     // A raw fd's duplicate is closed soon after the last job, so closing the caller's fd closes
     // the connection; a short grace keeps back-to-back writes from re-adopting every time.

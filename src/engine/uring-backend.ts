@@ -91,7 +91,8 @@ export class UringChannel implements Channel, Sender {
         chain.push(segment);
       }
     }
-    pending.splice(0, taken);
+    if (taken === pending.length) pending.length = 0;
+    else pending.splice(0, taken);
     const last = chain.length - 1;
     for (let i = 0; i <= last; i++) stage(chain[i]!, i < last ? this.sendFlags | ENTRY_LINK : this.sendFlags);
     this.open = chain.length;
@@ -147,7 +148,7 @@ export class UringChannel implements Channel, Sender {
         (retries ??= []).push(retry);
       }
     }
-    this.chain = [];
+    chain.length = 0;
     if (retries !== null) this.pending = retries.concat(this.pending);
     if (this.pending.length > 0) requestFlush(this);
   }

@@ -91,10 +91,14 @@ export function requestFlush(sender: Sender): void {
   queueFlush();
 }
 
+/**
+ * A tick, not a microtask: queued from a promise continuation it runs once the microtask queue
+ * is empty, so every write that settled promises queue in reaction goes out in the same crossing.
+ */
 function queueFlush(): void {
   if (flushQueued) return;
   flushQueued = true;
-  queueMicrotask(flush);
+  process.nextTick(flush);
 }
 
 /** Writes one SEND_ZC entry for `segment` (during emit()); `flags`: ENTRY_LINK, ENTRY_WAITALL. */
@@ -126,7 +130,8 @@ function flush(): void {
     sender.flushRequested = false;
     sender.emit(BATCH - count);
   }
-  ready.splice(0, i);
+  if (i === ready.length) ready.length = 0;
+  else ready.splice(0, i);
   if (!stuck) submit();
   reap();
 }
