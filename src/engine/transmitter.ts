@@ -57,6 +57,9 @@ export class Transmitter implements poller.Watcher {
     failed: (job, errno) => this.sendFailed(job, errno),
   };
   private readonly demotion = new Demotion();
+  /** Job hooks, shared by every job of this transmitter (no closures per job). */
+  private readonly onJobAbort = (job: Job) => this.abortJob(job);
+  private readonly onJobSettled = (job: Job) => this.held.delete(job);
   private waitingForNode = false;
   /** UDP_SEGMENT currently set on the socket (0: none). */
   private segmentSize = 0;
@@ -95,8 +98,8 @@ export class Transmitter implements poller.Watcher {
     if (this.failure) return job.fail(this.failure);
     const reason = job.abortReason();
     if (reason) return job.fail(reason);
-    job.onAbort = (j) => this.abortJob(j);
-    job.onSettled = (j) => this.held.delete(j);
+    job.onAbort = this.onJobAbort;
+    job.onSettled = this.onJobSettled;
     this.queue.push(job);
     this.pump();
   }
