@@ -227,6 +227,9 @@ export class Transmitter implements poller.Watcher {
 
   private submitWrite(job: WriteJob): number {
     if (job.segmentSize !== this.segmentSize) {
+      // UDP_SEGMENT applies when a datagram is sent: zero-copy datagrams accepted earlier but not
+      // yet sent must go out with the setting they were accepted under.
+      if (this.zeroCopySending()) return PENDING;
       const r = addon.setUdpSegment(this.fd, job.segmentSize);
       if (r < 0) return r;
       this.segmentSize = job.segmentSize;

@@ -349,6 +349,33 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
       }
     });
 
+    it('keeps each datagram\'s own GSO segment size when jobs with and without one are in flight together', async () => {
+      const rx = createSocket('udp4');
+      rx.bind(0, '127.0.0.1');
+      await once(rx, 'listening');
+      const tx = createSocket('udp4');
+      tx.connect(rx.address().port, '127.0.0.1');
+      await once(tx, 'connect');
+      const sizes: number[] = [];
+      rx.on('message', (m: Buffer) => sizes.push(m.length));
+      try {
+        for (let round = 0; round < 10; round++) {
+          // 6000 bytes cut into 1400-byte datagrams, then 3000 bytes as one datagram, alternating.
+          const jobs = Array.from({ length: 8 }, (_, i) =>
+            i % 2 === 0 ? aioWrite(tx, randomBytes(6000), { zeroCopy, segmentSize: 1400 }) : aioWrite(tx, randomBytes(3000), { zeroCopy }),
+          );
+          await Promise.all(jobs);
+          const expected = Array.from({ length: 4 }, () => [1400, 1400, 1400, 1400, 400, 3000]).flat();
+          const deadline = Date.now() + 5000;
+          while (sizes.length < expected.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+          assert.deepEqual(sizes.splice(0), expected);
+        }
+      } finally {
+        tx.close();
+        rx.close();
+      }
+    });
+
     it('does not spin while a job waits on a stalled receiver, nor once it is idle', async () => {
       const pair = await tcpPair();
       pair.server.pause();
