@@ -19,8 +19,13 @@
 #define SQ_ENTRIES 256
 #define CQ_ENTRIES 8192
 #define BUFFER_SLOTS 1024
-/* Submission table entries from JavaScript: fd, offset, length, tag, buffer index (-1: none). */
-#define ENTRY_WIDTH 5
+/* Submission table entries from JavaScript: fd, offset, length, tag, buffer index (-1: none),
+ * flags (ENTRY_LINK: IOSQE_IO_LINK to the next entry, so the kernel runs them in order;
+ * ENTRY_WAITALL: MSG_WAITALL, so a stream send is retried by the kernel until complete instead
+ * of completing short, which would not break the link). */
+#define ENTRY_WIDTH 6
+#define ENTRY_LINK 1
+#define ENTRY_WAITALL 2
 #define COMPLETION_INTS (3 * 1024)
 
 struct ax_ring {
@@ -162,7 +167,8 @@ static napi_value js_uring_start(napi_env env, napi_callback_info info) {
 }
 
 /* uringSubmit(table: Float64Array, buffers: Array, count) -> SEND_ZC entries submitted, or
- * -EFAULT (nothing queued) when an entry's buffer is detached or too short. */
+ * -EFAULT (nothing queued) when an entry's buffer is detached or too short. The last entry may
+ * not be linked: a chain never spans two submissions. */
 static napi_value js_uring_submit(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   bool is;
@@ -195,9 +201,11 @@ static napi_value js_uring_submit(napi_env env, napi_callback_info info) {
   struct io_uring_sqe staged[SQ_ENTRIES];
   for (int64_t i = 0; i < count; i++) {
     const double *entry = t + i * ENTRY_WIDTH;
-    double fd = entry[0], off = entry[1], len = entry[2], tag = entry[3], idx = entry[4];
+    double fd = entry[0], off = entry[1], len = entry[2], tag = entry[3], idx = entry[4], fl = entry[5];
     if (!(fd >= 0 && fd <= INT32_MAX) || !(off >= 0 && off <= 9007199254740991.0) || !(len >= 0 && len <= UINT32_MAX) ||
-        !(tag >= 0 && tag <= UINT32_MAX) || !(idx >= -1 && idx < (double)r->buffer_slots)) {
+        !(tag >= 0 && tag <= UINT32_MAX) || !(idx >= -1 && idx < (double)r->buffer_slots) ||
+        !(fl >= 0 && fl <= (ENTRY_LINK | ENTRY_WAITALL)) || fl != (double)(int)fl ||
+        (i == count - 1 && ((int)fl & ENTRY_LINK))) {
       napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "bad submission table entry");
       return NULL;
     }
@@ -214,7 +222,8 @@ static napi_value js_uring_submit(napi_env env, napi_callback_info info) {
     sqe->fd = (int)fd;
     sqe->addr = (uint64_t)(uintptr_t)(data + (size_t)off);
     sqe->len = (uint32_t)len;
-    sqe->msg_flags = MSG_NOSIGNAL;
+    sqe->msg_flags = MSG_NOSIGNAL | (((int)fl & ENTRY_WAITALL) ? MSG_WAITALL : 0);
+    sqe->flags = ((int)fl & ENTRY_LINK) ? IOSQE_IO_LINK : 0;
     sqe->ioprio = IORING_SEND_ZC_REPORT_USAGE | (idx >= 0 ? IORING_RECVSEND_FIXED_BUF : 0);
     sqe->buf_index = idx >= 0 ? (uint16_t)idx : 0;
     sqe->user_data = (uint64_t)tag;
@@ -235,6 +244,17 @@ static napi_value js_uring_submit(napi_env env, napi_callback_info info) {
   /* EBUSY here leaves the entries queued; ring_kick submits them with the next completions. */
   int submitted = uring_enter(r->fd, (unsigned)count, 0);
   return ax_int(env, submitted == -EBUSY || submitted == -EAGAIN ? count : submitted);
+}
+
+/* uringReap() -> ints of (tag, res, flags) triples written to the completions array that
+ * uringStart returned: the completions already posted, read without waiting for the eventfd
+ * (a send that completed inline has its CQEs posted when io_uring_enter returns). Must not be
+ * called while the completions callback is still reading that array. */
+static napi_value js_uring_reap(napi_env env, napi_callback_info info) {
+  (void)info;
+  ax_ring_t *r = get_ring(env);
+  if (r == NULL) return NULL;
+  return ax_int(env, fill_completions(r, r->wakeup.array, r->wakeup.cap));
 }
 
 /* uringRegisterBuffers(memory, slot, size, count) -> 0 or -errno: wires `count` buffers of
@@ -303,6 +323,7 @@ static napi_value js_uring_buffer_slots(napi_env env, napi_callback_info info) {
 void ax_init_uring(napi_env env, napi_value exports) {
   ax_export(env, exports, "uringStart", js_uring_start);
   ax_export(env, exports, "uringSubmit", js_uring_submit);
+  ax_export(env, exports, "uringReap", js_uring_reap);
   ax_export(env, exports, "uringRegisterBuffers", js_uring_register_buffers);
   ax_export(env, exports, "uringUnregisterBuffers", js_uring_unregister_buffers);
   ax_export(env, exports, "uringBufferSlots", js_uring_buffer_slots);

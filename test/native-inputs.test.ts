@@ -62,9 +62,12 @@ describe('native entry points', () => {
 
   it('the io_uring entry points refuse bad tables, buffers and slots once the ring runs', { skip: startRing() < 0 ? 'io_uring unavailable' : false }, () => {
     const buf = Buffer.alloc(5);
-    const entry = (fd: number, off: number, len: number, tag: number, slot: number) => new Float64Array([fd, off, len, tag, slot]);
-    assert.throws(() => addon.uringSubmit(new Float64Array(5), [], 1), { name: 'RangeError' });
-    assert.throws(() => addon.uringSubmit(new Float64Array(4), [buf], 1), { name: 'RangeError' });
+    const entry = (fd: number, off: number, len: number, tag: number, slot: number, flags = 0) => new Float64Array([fd, off, len, tag, slot, flags]);
+    assert.throws(() => addon.uringSubmit(new Float64Array(6), [], 1), { name: 'RangeError' });
+    assert.throws(() => addon.uringSubmit(new Float64Array(5), [buf], 1), { name: 'RangeError' });
+    assert.throws(() => addon.uringSubmit(entry(999999, 0, 1, 1, -1, 4), [buf], 1), { name: 'RangeError' }, 'unknown entry flag');
+    assert.throws(() => addon.uringSubmit(entry(999999, 0, 1, 1, -1, 0.5), [buf], 1), { name: 'RangeError' });
+    assert.throws(() => addon.uringSubmit(entry(999999, 0, 1, 1, -1, 1), [buf], 1), { name: 'RangeError' }, 'a chain may not end the table');
     assert.throws(() => addon.uringSubmit(entry(NaN, 0, 1, 1, -1), [buf], 1), { name: 'RangeError' });
     assert.throws(() => addon.uringSubmit(entry(999999, 0, 1, 2 ** 33, -1), [buf], 1), { name: 'RangeError' });
     assert.throws(() => addon.uringSubmit(entry(999999, 0, 1, 1, 99999), [buf], 1), { name: 'RangeError' });

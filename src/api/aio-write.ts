@@ -29,7 +29,8 @@ export function aioWrite(target: Target, data: ArrayBufferView | ArrayBuffer, op
     if (!ArrayBuffer.isView(data) && !(data instanceof ArrayBuffer)) {
       throw typeError(`aioWrite: data must be a Buffer, TypedArray, DataView or ArrayBuffer, got ${describe(data)}`);
     }
-    if (addon.isDetached(data)) throw stateError('aioWrite: data is a detached ArrayBuffer', 'ERR_INVALID_STATE');
+    // Detached memory has no bytes: only an empty buffer needs the native check.
+    if (data.byteLength === 0 && addon.isDetached(data)) throw stateError('aioWrite: data is a detached ArrayBuffer', 'ERR_INVALID_STATE');
     checkOptions(options, 'aioWrite');
     const mode = options.zeroCopy === undefined ? undefined : parseMode(options.zeroCopy, 'aioWrite: options.zeroCopy');
     const signal = checkSignal(options.signal, 'aioWrite');

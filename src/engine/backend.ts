@@ -17,6 +17,11 @@ export interface ChannelEvents {
   progress(): void;
   /** One zero-copy notification arrived; `copied` when the kernel had to copy after all. */
   notification(copied: boolean): void;
+  /**
+   * A send of `job` that the channel had already counted as accepted failed with `errno`; the
+   * transmitter stops the job or closes. Called before any of the job's segments is released.
+   */
+  failed(job: WriteJob, errno: number): void;
 }
 
 export interface Channel {
@@ -31,4 +36,6 @@ export interface Channel {
   reap(): number;
   /** Segments the kernel still holds. */
   readonly unreleased: number;
+  /** Segments accepted but not yet through their send call (a push of pending frames waits). */
+  readonly sending: boolean;
 }

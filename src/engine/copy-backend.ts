@@ -7,6 +7,7 @@ import type { WriteJob } from './job.js';
 export class CopyChannel implements Channel {
   readonly name = 'copy' as const;
   readonly unreleased = 0;
+  readonly sending = false;
 
   constructor(private readonly fd: number) {}
 

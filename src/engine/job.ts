@@ -34,7 +34,7 @@ export abstract class Job {
   /** Set when no more segments will be submitted: everything was accepted, or it failed/aborted. */
   private stopped: AiotxError | null = null;
   private settled = false;
-  private readonly detachSignal: () => void;
+  private readonly abortListener: (() => void) | null = null;
   /** False while the job's source is still being prepared (a file opening). */
   ready = true;
   /** Set by the transmitter that queues the job. */
@@ -49,9 +49,11 @@ export abstract class Job {
     private readonly settler: Settler,
     readonly signal: AbortSignal | undefined,
   ) {
-    const listener = () => this.onAbort?.(this);
-    signal?.addEventListener('abort', listener, { once: true });
-    this.detachSignal = () => signal?.removeEventListener('abort', listener);
+    if (signal) {
+      const listener = () => this.onAbort?.(this);
+      signal.addEventListener('abort', listener, { once: true });
+      this.abortListener = listener;
+    }
   }
 
   get remaining(): number {
@@ -66,11 +68,25 @@ export abstract class Job {
     return this.settled;
   }
 
+  /** Stopped: failed or aborted; no more of it may be sent. */
+  get isStopped(): boolean {
+    return this.stopped !== null;
+  }
+
   /** The kernel accepted `bytes` of this job in one send call. */
   accepted(bytes: number): void {
     this.submitted += bytes;
     this.segments++;
     this.unreleased++;
+  }
+
+  /**
+   * Bytes already counted as accepted go out again in a segment of their own (their send was
+   * cancelled, or `split`: the send took only part of them and the rest needs another send).
+   */
+  resending(split: boolean): void {
+    this.unreleased++;
+    if (split) this.segments++;
   }
 
   /** The kernel let go of one segment of `bytes`; `copied` when it had to copy them. */
@@ -121,7 +137,7 @@ export abstract class Job {
 
   /** Runs once when the job settles either way. */
   private finish(): void {
-    this.detachSignal();
+    if (this.abortListener) this.signal!.removeEventListener('abort', this.abortListener);
     this.onSettled?.(this);
     this.onFinish?.();
   }

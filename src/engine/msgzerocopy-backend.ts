@@ -18,6 +18,7 @@ interface Segment {
 
 export class MsgZerocopyChannel implements Channel {
   readonly name = 'msgzerocopy' as const;
+  readonly sending = false;
   /** Segments by the notification id the kernel gave their send call. */
   private readonly ledger = new Map<number, Segment>();
   private nextId = 0;

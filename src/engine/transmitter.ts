@@ -54,8 +54,12 @@ export class Transmitter implements poller.Watcher {
   private readonly events: ChannelEvents = {
     progress: () => this.pump(),
     notification: (copied) => this.demotion.note(copied),
+    failed: (job, errno) => this.sendFailed(job, errno),
   };
   private readonly demotion = new Demotion();
+  /** Job hooks, shared by every job of this transmitter (no closures per job). */
+  private readonly onJobAbort = (job: Job) => this.abortJob(job);
+  private readonly onJobSettled = (job: Job) => this.held.delete(job);
   private waitingForNode = false;
   /** UDP_SEGMENT currently set on the socket (0: none). */
   private segmentSize = 0;
@@ -94,8 +98,8 @@ export class Transmitter implements poller.Watcher {
     if (this.failure) return job.fail(this.failure);
     const reason = job.abortReason();
     if (reason) return job.fail(reason);
-    job.onAbort = (j) => this.abortJob(j);
-    job.onSettled = (j) => this.held.delete(j);
+    job.onAbort = this.onJobAbort;
+    job.onSettled = this.onJobSettled;
     this.queue.push(job);
     this.pump();
   }
@@ -189,7 +193,7 @@ export class Transmitter implements poller.Watcher {
       }
       return this.close(errnoError(r, job instanceof FileJob ? 'sendfile' : 'send', job instanceof FileJob ? 'sendFile' : 'aioWrite'), true);
     }
-    if (this.zeroCopyTail && this.queue.length === 0) {
+    if (this.zeroCopyTail && this.queue.length === 0 && !this.zeroCopySending()) {
       this.zeroCopyTail = false;
       addon.pushPending(this.fd);
     }
@@ -213,7 +217,7 @@ export class Transmitter implements poller.Watcher {
   private openZeroCopy(): Channel | number {
     switch (selectBackend().zeroCopy) {
       case 'uring':
-        return new UringChannel(this.fd, this.events);
+        return new UringChannel(this.fd, this.events, !this.origin.datagram);
       case 'msgzerocopy':
         return MsgZerocopyChannel.open(this.fd, this.origin.zerocopyWasEnabled, this.origin.zerocopyNextId, this.events);
       default:
@@ -223,17 +227,40 @@ export class Transmitter implements poller.Watcher {
 
   private submitWrite(job: WriteJob): number {
     if (job.segmentSize !== this.segmentSize) {
+      // UDP_SEGMENT applies when a datagram is sent: zero-copy datagrams accepted earlier but not
+      // yet sent must go out with the setting they were accepted under.
+      if (this.zeroCopySending()) return PENDING;
       const r = addon.setUdpSegment(this.fd, job.segmentSize);
       if (r < 0) return r;
       this.segmentSize = job.segmentSize;
     }
     const channel = this.channelFor(job);
+    if (channel !== this.zerocopy && this.zeroCopySending()) return PENDING;
     const n = channel.submit(job, job.remaining);
-    if (n > 0 && channel !== this.copy) this.zeroCopyTail = true;
+    // Nagle may hold back a zero-copy tail until an ACK; datagrams have no such tail.
+    if (n > 0 && channel !== this.copy && !this.origin.datagram) this.zeroCopyTail = true;
     return n;
   }
 
+  /** A send the channel had counted as accepted failed (the uring channel learns it later). */
+  private sendFailed(job: Job, r: number): void {
+    if (this.failure) return; // closing: every job was stopped already
+    if (r === EFAULT) {
+      job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', 'ERR_AIOTX_DETACHED'));
+    } else if (this.origin.datagram && !SOCKET_ERRORS.has(r)) {
+      job.stop(errnoError(r, 'send', 'aioWrite'));
+    } else {
+      this.close(errnoError(r, 'send', 'aioWrite'), true);
+    }
+  }
+
+  /** The zero-copy channel still has accepted segments to send: other paths wait, for order. */
+  private zeroCopySending(): boolean {
+    return typeof this.zerocopy === 'object' && this.zerocopy.sending;
+  }
+
   private submitFile(job: FileJob): number {
+    if (this.zeroCopySending()) return PENDING;
     const n = addon.sendfile(this.fd, job.fd, job.offset + job.submitted, job.remaining);
     if (n > 0) {
       job.accepted(n);
@@ -273,7 +300,7 @@ export class Transmitter implements poller.Watcher {
     const idle = this.idle;
     poller.setActive(this, !idle);
     if (!idle) return;
-    for (const done of this.idleWaiters.splice(0)) done();
+    if (this.idleWaiters.length > 0) for (const done of this.idleWaiters.splice(0)) done();
     if (this.failure) return this.retire();
     // A raw fd's duplicate is closed soon after the last job, so closing the caller's fd closes
     // the connection; a short grace keeps back-to-back writes from re-adopting every time.

@@ -1,38 +1,76 @@
-// The process's io_uring ring (native/uring.c): SEND_ZC submissions staged during a JavaScript
-// turn and submitted in one crossing at its end; completions dispatched by tag to the segment
-// that asked for them.
+// The process's io_uring ring (native/uring.c). Senders (one per socket) queue segments and ask
+// for a flush; the flush, at the end of the JavaScript turn, lets each sender write its next
+// chain of SEND_ZC entries into one table, submits the table in one crossing, and reads back the
+// completions already posted (a send that completed inline has its CQEs there when the crossing
+// returns, so it needs no eventfd wakeup). Completions are dispatched by tag to their segment.
 import { constants } from 'node:os';
 import { addon } from '../native/addon.js';
-
-/** (res, flags) of one CQE: the send result, then (with IORING_CQE_F_MORE) the notification. */
-export type CompletionHandler = (res: number, flags: number) => void;
+import type { WriteJob } from './job.js';
 
 export const CQE_F_MORE = 1 << 1;
 export const CQE_F_NOTIF = 1 << 3;
 /** In a notification's res, with IORING_SEND_ZC_REPORT_USAGE: the kernel copied the data. */
 export const NOTIF_USAGE_ZC_COPIED = 1 << 31;
 
+/** Entry flags (native/uring.c): IOSQE_IO_LINK to the next entry; MSG_WAITALL. */
+export const ENTRY_LINK = 1;
+export const ENTRY_WAITALL = 2;
+/** The longest chain a sender may write: a chain never spans two submissions. */
+export const MAX_CHAIN = 16;
+
 const EBUSY = -constants.errno.EBUSY;
-const EFAULT = -constants.errno.EFAULT;
-const ENTRY_WIDTH = 5;
+const ENTRY_WIDTH = 6;
+/** Entries per crossing: the submission ring's size. */
 const BATCH = 256;
+
+/** One SEND_ZC of job.data[offset, offset + length). */
+export class Segment {
+  /** Its CQEs' user_data while the kernel may still post any, else -1. */
+  tag = -1;
+  /** The send CQE's res: bytes sent or -errno (NaN until it came). */
+  res = Number.NaN;
+  /** What goes out again in its place (it was cancelled, or sent short). */
+  retry: Segment | null = null;
+
+  constructor(
+    readonly sender: Sender,
+    readonly job: WriteJob,
+    readonly offset: number,
+    readonly length: number,
+  ) {}
+}
+
+/** A socket's side of the ring (UringChannel). */
+export interface Sender {
+  readonly fd: number;
+  /** Set by the ring: a flush will call emit(). */
+  flushRequested: boolean;
+  /** Set by the ring while it collects completions for it. */
+  touched: boolean;
+  /** Writes its next chain, at most `room` entries, with stage(). */
+  emit(room: number): void;
+  /** One CQE of `segment`. */
+  completion(segment: Segment, res: number, flags: number): void;
+  /** The end of a batch of completion() calls. */
+  completionsDone(): void;
+}
 
 let completions: Int32Array | null = null;
 let startError = 0;
-const handlers = new Map<number, CompletionHandler>();
-let nextTag = 1;
 
-interface Staged {
-  fd: number;
-  data: ArrayBufferView | ArrayBuffer;
-  offset: number;
-  length: number;
-  slot: number;
-  handler: CompletionHandler;
-}
+/** Segments by tag, while the kernel may post CQEs for them; free tags are reused. */
+const byTag: (Segment | null)[] = [];
+const freeTags: number[] = [];
 
 const table = new Float64Array(BATCH * ENTRY_WIDTH);
-const staged: Staged[] = [];
+const buffers: (ArrayBufferView | ArrayBuffer | undefined)[] = new Array<undefined>(BATCH).fill(undefined);
+const staged: (Segment | null)[] = new Array<null>(BATCH).fill(null);
+let count = 0;
+/** The ring had no room for the staged table: it is submitted again after completions. */
+let stuck = false;
+
+const ready: Sender[] = [];
+const touched: Sender[] = [];
 let flushQueued = false;
 
 /** Starts the ring once; returns 0 or the -errno why io_uring cannot be used here. */
@@ -45,68 +83,129 @@ export function startRing(): number {
   return startError;
 }
 
-function dispatch(count: number): void {
-  const c = completions!;
-  for (let i = 0; i < count; i += 3) {
-    const tag = c[i]! >>> 0;
-    const flags = c[i + 2]!;
-    const handler = handlers.get(tag);
-    if (!handler) continue;
-    // A SEND_ZC tag gets a second CQE when the first carries F_MORE.
-    if (!(flags & CQE_F_MORE)) handlers.delete(tag);
-    handler(c[i + 1]!, flags);
-  }
-  if (staged.length > 0) flush();
+/** `sender` has segments to write: a flush at the end of this turn asks for them. */
+export function requestFlush(sender: Sender): void {
+  if (sender.flushRequested) return;
+  sender.flushRequested = true;
+  ready.push(sender);
+  queueFlush();
 }
 
-/** Queues one SEND_ZC of data[offset, offset+length) on fd; `slot` >= 0 for a wired buffer. */
-export function sendZeroCopy(fd: number, data: ArrayBufferView | ArrayBuffer, offset: number, length: number, slot: number, handler: CompletionHandler): void {
-  staged.push({ fd, data, offset, length, slot, handler });
-  if (!flushQueued) {
-    flushQueued = true;
-    queueMicrotask(flush);
-  }
+/**
+ * A tick, not a microtask: queued from a promise continuation it runs once the microtask queue
+ * is empty, so every write that settled promises queue in reaction goes out in the same crossing.
+ */
+function queueFlush(): void {
+  if (flushQueued) return;
+  flushQueued = true;
+  process.nextTick(flush);
 }
 
-/** Submits what was staged, up to a ring's worth per crossing. */
+/** Writes one SEND_ZC entry for `segment` (during emit()); `flags`: ENTRY_LINK, ENTRY_WAITALL. */
+export function stage(segment: Segment, flags: number): void {
+  const tag = freeTags.length > 0 ? freeTags.pop()! : byTag.push(null) - 1;
+  byTag[tag] = segment;
+  segment.tag = tag;
+  segment.res = Number.NaN;
+  const job = segment.job;
+  const at = count * ENTRY_WIDTH;
+  table[at] = segment.sender.fd;
+  table[at + 1] = segment.offset;
+  table[at + 2] = segment.length;
+  table[at + 3] = tag;
+  table[at + 4] = job.wiredSlot;
+  table[at + 5] = flags;
+  buffers[count] = job.data;
+  staged[count] = segment;
+  count++;
+}
+
 function flush(): void {
   flushQueued = false;
-  while (staged.length > 0) {
-    const chunk = staged.slice(0, BATCH);
-    const r = submit(chunk);
-    // The ring is full: keep the entries; completions make room and flush again.
-    if (r === EBUSY) return;
-    staged.splice(0, chunk.length);
-    if (r >= 0) continue;
-    if (r === EFAULT && chunk.length > 1) {
-      // Some buffer was detached since it was queued: only its own send should hear it.
-      for (const entry of chunk) {
-        const one = submit([entry]);
-        if (one < 0) entry.handler(one, 0);
-      }
-    } else {
-      for (const entry of chunk) entry.handler(r, 0);
-    }
+  if (stuck && !submit()) return;
+  let i = 0;
+  for (; i < ready.length; i++) {
+    if (BATCH - count < MAX_CHAIN && !submit()) break;
+    const sender = ready[i]!;
+    sender.flushRequested = false;
+    sender.emit(BATCH - count);
   }
+  if (i === ready.length) ready.length = 0;
+  else ready.splice(0, i);
+  if (!stuck) submit();
+  reap();
 }
 
-/** One crossing for `entries`; returns the count submitted or a -errno (then nothing was). */
-function submit(entries: Staged[]): number {
-  const tags = entries.map((entry, i) => {
-    const tag = nextTag;
-    nextTag = nextTag === 0xffffffff ? 1 : nextTag + 1;
-    const at = i * ENTRY_WIDTH;
-    table[at] = entry.fd;
-    table[at + 1] = entry.offset;
-    table[at + 2] = entry.length;
-    table[at + 3] = tag;
-    table[at + 4] = entry.slot;
-    handlers.set(tag, entry.handler);
-    return tag;
-  });
-  const r = addon.uringSubmit(table, entries.map((e) => e.data), entries.length);
-  if (r < 0) for (const tag of tags) handlers.delete(tag);
-  return r;
+/** Submits the staged table; false when the ring had no room (it stays staged). */
+function submit(): boolean {
+  const n = count;
+  if (n === 0) {
+    stuck = false;
+    return true;
+  }
+  const r = addon.uringSubmit(table, buffers, n);
+  if (r === EBUSY) {
+    stuck = true;
+    return false;
+  }
+  stuck = false;
+  count = 0;
+  buffers.fill(undefined, 0, n);
+  if (r < 0) {
+    // Nothing was queued (EFAULT: a buffer detached or shrunk since it was staged): every entry
+    // hears it as its send's result, with no notification to follow.
+    for (let i = 0; i < n; i++) {
+      const segment = staged[i]!;
+      complete(segment, r, 0);
+    }
+    completed();
+  }
+  staged.fill(null, 0, n);
+  return true;
+}
+
+/** Dispatches the completions already posted, without waiting for the eventfd. */
+function reap(): void {
+  if (completions === null) return;
+  let n: number;
+  do {
+    n = addon.uringReap();
+    if (n > 0) dispatch(n);
+  } while (n === completions.length);
+}
+
+function dispatch(n: number): void {
+  const c = completions!;
+  for (let i = 0; i < n; i += 3) {
+    const segment = byTag[c[i]! >>> 0];
+    if (segment) complete(segment, c[i + 1]!, c[i + 2]!);
+  }
+  completed();
+  if (ready.length > 0 || stuck) queueFlush();
+}
+
+function complete(segment: Segment, res: number, flags: number): void {
+  // A SEND_ZC's send CQE carries F_MORE when a notification CQE follows.
+  if (flags & CQE_F_NOTIF || !(flags & CQE_F_MORE)) {
+    byTag[segment.tag] = null;
+    freeTags.push(segment.tag);
+    segment.tag = -1;
+  }
+  const sender = segment.sender;
+  if (!sender.touched) {
+    sender.touched = true;
+    touched.push(sender);
+  }
+  sender.completion(segment, res, flags);
+}
+
+function completed(): void {
+  for (let i = 0; i < touched.length; i++) {
+    const sender = touched[i]!;
+    sender.touched = false;
+    sender.completionsDone();
+  }
+  touched.length = 0;
 }
 
 /** Wires `count` buffers of `size` bytes of `memory` at table slots from `slot`; 0 or -errno. */

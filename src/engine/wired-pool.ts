@@ -19,6 +19,8 @@ export class WiredPool {
   private readonly inFlight: Uint8Array;
   private readonly handedOut: Uint8Array;
   private readonly buffers: Buffer[];
+  /** Per buffer, the settlement hook that frees it (made once, not per job). */
+  private readonly releasers: ((() => void) | undefined)[];
   private closed = false;
 
   constructor(
@@ -28,6 +30,7 @@ export class WiredPool {
     this.memory = new ArrayBuffer(size * count);
     this.inFlight = new Uint8Array(count);
     this.handedOut = new Uint8Array(count);
+    this.releasers = new Array<undefined>(count).fill(undefined);
     this.buffers = Array.from({ length: count }, (_, i) => Buffer.from(this.memory, i * size, size));
     const { slotBase, reason } = this.wire();
     this.slotBase = slotBase;
@@ -95,7 +98,7 @@ export class WiredPool {
     if (this.inFlight[i]) throw stateError('aioWrite: this pool buffer already has a job in flight; wait for its promise before reusing it', 'ERR_AIOTX_BUFFER_BUSY');
     this.inFlight[i] = 1;
     job.wiredSlot = this.slotBase >= 0 ? this.slotBase + i : -1;
-    job.onFinish = () => (this.inFlight[i] = 0);
+    job.onFinish = this.releasers[i] ??= () => (this.inFlight[i] = 0);
   }
 
   /** Index of the buffer wholly containing [byteOffset, byteOffset + length), or -1. */

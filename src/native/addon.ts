@@ -44,7 +44,8 @@ export interface Addon {
   memlock(): { soft: number; hard: number } | number;
   probeZerocopy(): number;
   uringStart(onCompletions: (count: number) => void): Int32Array | number;
-  uringSubmit(table: Float64Array, buffers: (ArrayBufferView | ArrayBuffer)[], count: number): number;
+  uringSubmit(table: Float64Array, buffers: (ArrayBufferView | ArrayBuffer | undefined)[], count: number): number;
+  uringReap(): number;
   uringRegisterBuffers(memory: ArrayBuffer, slot: number, size: number, count: number): number;
   uringUnregisterBuffers(slot: number, count: number): number;
   uringBufferSlots(): number;

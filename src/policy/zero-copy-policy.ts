@@ -127,23 +127,29 @@ export interface SocketFacts {
 }
 
 export interface Decision {
-  zeroCopy: boolean;
-  reason: string;
+  readonly zeroCopy: boolean;
+  readonly reason: string;
 }
 
 /** Zero-copy or copy for one write of `length` bytes; `demoted`: the kernel kept copying on this socket. */
+// Decisions with a fixed reason are shared (decide() runs for every write).
+const OFF: Decision = Object.freeze({ zeroCopy: false, reason: 'zero-copy is off' });
+const ON: Decision = Object.freeze({ zeroCopy: true, reason: 'zero-copy is on' });
+const PEER_LOCAL: Decision = Object.freeze({ zeroCopy: false, reason: 'peer is on this machine (the kernel copies)' });
+const NO_OFFLOADS: Decision = Object.freeze({ zeroCopy: false, reason: 'egress interface lacks scatter-gather or TX checksum offload' });
+const DEMOTED: Decision = Object.freeze({ zeroCopy: false, reason: 'the kernel kept copying on this socket' });
+const AUTO_ON: Decision = Object.freeze({ zeroCopy: true, reason: 'auto: large write, capable interface, remote peer' });
+
 export function decide(requested: ZeroCopyMode | undefined, facts: SocketFacts, demoted: boolean, length: number): Decision {
   const s = current();
   const mode = requested ?? (facts.interface !== null ? s.interfaces.get(facts.interface) : undefined) ?? s.global;
-  if (mode === 'off') return { zeroCopy: false, reason: 'zero-copy is off' };
-  if (mode === 'on') return { zeroCopy: true, reason: 'zero-copy is on' };
+  if (mode === 'off') return OFF;
+  if (mode === 'on') return ON;
   if (length < s.threshold) return { zeroCopy: false, reason: `write smaller than ${s.threshold} bytes` };
-  if (facts.peerLocal) return { zeroCopy: false, reason: 'peer is on this machine (the kernel copies)' };
-  if (!facts.features?.sg || !facts.features.txcsum) {
-    return { zeroCopy: false, reason: 'egress interface lacks scatter-gather or TX checksum offload' };
-  }
-  if (demoted) return { zeroCopy: false, reason: 'the kernel kept copying on this socket' };
-  return { zeroCopy: true, reason: 'auto: large write, capable interface, remote peer' };
+  if (facts.peerLocal) return PEER_LOCAL;
+  if (!facts.features?.sg || !facts.features.txcsum) return NO_OFFLOADS;
+  if (demoted) return DEMOTED;
+  return AUTO_ON;
 }
 
 /** Clears run-time changes and rereads the environment (tests). */

@@ -130,6 +130,60 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
       await pair.close();
     });
 
+    it('settles every job when the peer resets with many jobs in flight: a sent prefix resolves, the rest rejects with the real error', async () => {
+      const pair = await tcpPair();
+      pair.server.pause();
+      // Many jobs, several sends each: the uring backend has chains of linked sends with the kernel.
+      const jobs = Array.from({ length: 64 }, () => aioWrite(pair.client, randomBytes(768 << 10), { zeroCopy }));
+      await stillPending(jobs[jobs.length - 1]!, 100);
+      pair.server.resetAndDestroy();
+      const results = await Promise.allSettled(jobs);
+      const firstRejected = results.findIndex((r) => r.status === 'rejected');
+      assert.ok(firstRejected >= 0, 'the jobs the reset cut off reject');
+      results.forEach((r, i) => {
+        if (i < firstRejected) return assert.equal(r.status, 'fulfilled');
+        assert.equal(r.status, 'rejected', `job ${i} resolved after job ${firstRejected} was rejected`);
+        const code = ((r as PromiseRejectedResult).reason as NodeJS.ErrnoException).code;
+        assert.ok(['ECONNRESET', 'EPIPE'].includes(code ?? ''), `job ${i} rejected with ${code}`);
+      });
+      await pair.close();
+    });
+
+    it('fails only the datagram that met an error; the datagrams around it go out, in order', async () => {
+      const rx = createSocket('udp4');
+      rx.bind(0, '127.0.0.1');
+      await once(rx, 'listening');
+      const tx = createSocket('udp4');
+      tx.connect(rx.address().port, '127.0.0.1');
+      await once(tx, 'connect');
+      const got: Buffer[] = [];
+      rx.on('message', (m: Buffer) => got.push(m));
+      try {
+        for (let round = 0; round < 20; round++) {
+          // All queued in one turn: one chain of linked sends on the uring backend, with the
+          // oversized datagram (EMSGSIZE) somewhere in the middle of it.
+          const batch = Array.from({ length: 8 }, (_, i) => randomBytes(i === 1 + (round % 6) ? 70000 : 100 + i));
+          const results = await Promise.allSettled(batch.map((b) => aioWrite(tx, b, { zeroCopy })));
+          const sent: Buffer[] = [];
+          results.forEach((r, i) => {
+            if (batch[i]!.length === 70000) {
+              assert.equal(r.status, 'rejected');
+              assert.equal(((r as PromiseRejectedResult).reason as NodeJS.ErrnoException).code, 'EMSGSIZE');
+            } else {
+              assert.equal(r.status, 'fulfilled', `datagram ${i}: ${r.status === 'rejected' ? String(r.reason) : ''}`);
+              sent.push(batch[i]!);
+            }
+          });
+          const deadline = Date.now() + 5000;
+          while (got.length < sent.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+          assert.deepEqual(got.splice(0), sent, 'the datagrams around the failed one arrive, in order');
+        }
+      } finally {
+        tx.close();
+        rx.close();
+      }
+    });
+
     it('settles every job when the socket is destroyed with jobs in flight', async () => {
       const pair = await tcpPair();
       pair.server.pause();
@@ -289,6 +343,33 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
           await caughtUp();
         }
         assert.deepEqual(got.digest(), sent.digest());
+      } finally {
+        tx.close();
+        rx.close();
+      }
+    });
+
+    it('keeps each datagram\'s own GSO segment size when jobs with and without one are in flight together', async () => {
+      const rx = createSocket('udp4');
+      rx.bind(0, '127.0.0.1');
+      await once(rx, 'listening');
+      const tx = createSocket('udp4');
+      tx.connect(rx.address().port, '127.0.0.1');
+      await once(tx, 'connect');
+      const sizes: number[] = [];
+      rx.on('message', (m: Buffer) => sizes.push(m.length));
+      try {
+        for (let round = 0; round < 10; round++) {
+          // 6000 bytes cut into 1400-byte datagrams, then 3000 bytes as one datagram, alternating.
+          const jobs = Array.from({ length: 8 }, (_, i) =>
+            i % 2 === 0 ? aioWrite(tx, randomBytes(6000), { zeroCopy, segmentSize: 1400 }) : aioWrite(tx, randomBytes(3000), { zeroCopy }),
+          );
+          await Promise.all(jobs);
+          const expected = Array.from({ length: 4 }, () => [1400, 1400, 1400, 1400, 400, 3000]).flat();
+          const deadline = Date.now() + 5000;
+          while (sizes.length < expected.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+          assert.deepEqual(sizes.splice(0), expected);
+        }
       } finally {
         tx.close();
         rx.close();
