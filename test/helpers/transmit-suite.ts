@@ -3,7 +3,7 @@
 // stream hashed end to end.
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket as DatagramSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
@@ -150,12 +150,7 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
     });
 
     it('fails only the datagram that met an error; the datagrams around it go out, in order', async () => {
-      const rx = createSocket('udp4');
-      rx.bind(0, '127.0.0.1');
-      await once(rx, 'listening');
-      const tx = createSocket('udp4');
-      tx.connect(rx.address().port, '127.0.0.1');
-      await once(tx, 'connect');
+      const { rx, tx } = await udpPair();
       const got: Buffer[] = [];
       rx.on('message', (m: Buffer) => got.push(m));
       try {
@@ -304,12 +299,7 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
     });
 
     it('sends datagrams byte-exact: one job one datagram, or one GSO super-datagram', async () => {
-      const rx = createSocket('udp4');
-      rx.bind(0, '127.0.0.1');
-      await once(rx, 'listening');
-      const tx = createSocket('udp4');
-      tx.connect(rx.address().port, '127.0.0.1');
-      await once(tx, 'connect');
+      const { rx, tx } = await udpPair();
       const got = new Expected();
       let datagrams = 0;
       rx.on('message', (m: Buffer) => {
@@ -350,12 +340,7 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
     });
 
     it('keeps each datagram\'s own GSO segment size when jobs with and without one are in flight together', async () => {
-      const rx = createSocket('udp4');
-      rx.bind(0, '127.0.0.1');
-      await once(rx, 'listening');
-      const tx = createSocket('udp4');
-      tx.connect(rx.address().port, '127.0.0.1');
-      await once(tx, 'connect');
+      const { rx, tx } = await udpPair();
       const sizes: number[] = [];
       rx.on('message', (m: Buffer) => sizes.push(m.length));
       try {
@@ -397,4 +382,15 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
       await pair.close();
     });
   });
+}
+
+/** A receiving udp4 socket on 127.0.0.1 and a sender connected to it. */
+async function udpPair(): Promise<{ rx: DatagramSocket; tx: DatagramSocket }> {
+  const rx = createSocket('udp4');
+  rx.bind(0, '127.0.0.1');
+  await once(rx, 'listening');
+  const tx = createSocket('udp4');
+  tx.connect(rx.address().port, '127.0.0.1');
+  await once(tx, 'connect');
+  return { rx, tx };
 }
