@@ -124,7 +124,7 @@ function emptyCell(method: Method, size: number): CellResult {
 }
 
 /** Medians of every figure into the cell; ratios are filled in by addRatios. */
-export function summarize(cell: CellResult, backends: string[]): CellResult {
+function summarize(cell: CellResult, backends: string[]): CellResult {
   const runs = cell.runs;
   if (runs.length === 0) return cell;
   const mid = (pick: (r: RunFigures) => number) => median(runs.map(pick));
