@@ -54,7 +54,10 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return ax_int(env, n < 0 ? -errno : n);
 }
 
-/* sendfile(sockfd, filefd, offset, count) -> bytes sent (0 at end of file) or -errno. */
+/* sendfile(sockfd, filefd, offset, count) -> bytes sent (0 at end of file) or -errno.
+ * sendfile(2) has no MSG_DONTWAIT, and O_NONBLOCK belongs to the open file description the
+ * caller shares with aiotx's duplicate: a blocking socket is made non-blocking for this call
+ * only and restored before returning, so the caller never sees its flags changed. */
 static napi_value js_sendfile(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   int sock, file;
@@ -65,10 +68,15 @@ static napi_value js_sendfile(napi_env env, napi_callback_info info) {
     return NULL;
   if (count > 0x7ffff000) count = 0x7ffff000;
   off_t off = (off_t)offset;
+  int fl = fcntl(sock, F_GETFL);
+  if (fl < 0) return ax_int(env, -errno);
+  if (!(fl & O_NONBLOCK) && fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0) return ax_int(env, -errno);
   ssize_t n;
   do n = sendfile(sock, file, &off, (size_t)count);
   while (n < 0 && errno == EINTR);
-  return ax_int(env, n < 0 ? -errno : n);
+  int err = n < 0 ? errno : 0;
+  if (!(fl & O_NONBLOCK)) fcntl(sock, F_SETFL, fl);
+  return ax_int(env, n < 0 ? -err : n);
 }
 
 /* drainZerocopy(fd, out: Uint32Array) -> number of records written to out as (lo, hi, copied)
@@ -114,7 +122,7 @@ static napi_value js_drain_zerocopy(napi_env env, napi_callback_info info) {
   return ax_int(env, (int64_t)records);
 }
 
-/* socketInfo(fd) -> { dev, ino, type, domain, listening, zerocopy, connected, nonblocking } or -errno
+/* socketInfo(fd) -> { dev, ino, type, domain, listening, zerocopy, connected, udpSegment } or -errno
  * (-ENOTSOCK for a file that is not a socket). */
 static napi_value js_socket_info(napi_env env, napi_callback_info info) {
   napi_value argv[1], obj;
@@ -138,8 +146,9 @@ static napi_value js_socket_info(napi_env env, napi_callback_info info) {
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   ax_set_bool(env, obj, "connected", getpeername(fd, (struct sockaddr *)&ss, &sl) == 0);
-  int fl = fcntl(fd, F_GETFL);
-  ax_set_bool(env, obj, "nonblocking", fl >= 0 && (fl & O_NONBLOCK));
+  /* UDP_SEGMENT an earlier owner left set (0 on other sockets): restored when aiotx lets go. */
+  vl = sizeof v;
+  ax_set_int(env, obj, "udpSegment", getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &vl) == 0 ? v : 0);
   return obj;
 }
 
@@ -268,16 +277,6 @@ static napi_value js_enable_zerocopy(napi_env env, napi_callback_info info) {
   return ax_int(env, setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one) < 0 ? -errno : 0);
 }
 
-/* setNonblocking(fd) -> 0 or -errno: sendfile(2) has no per-call MSG_DONTWAIT. */
-static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  int fd;
-  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return ax_int(env, -errno);
-  return ax_int(env, 0);
-}
-
 /* dup(fd) -> a close-on-exec duplicate or -errno: a transmitter on a raw fd works on its own
  * descriptor, so the caller closing (and the kernel reusing) the number cannot misdirect bytes. */
 static napi_value js_dup(napi_env env, napi_callback_info info) {
@@ -312,7 +311,6 @@ void ax_init_socket_ops(napi_env env, napi_value exports) {
   ax_export(env, exports, "socketInfo", js_socket_info);
   ax_export(env, exports, "addresses", js_addresses);
   ax_export(env, exports, "enableZerocopy", js_enable_zerocopy);
-  ax_export(env, exports, "setNonblocking", js_set_nonblocking);
   ax_export(env, exports, "isDetached", js_is_detached);
   ax_export(env, exports, "dup", js_dup);
   ax_export(env, exports, "socketKey", js_socket_key);

@@ -1,13 +1,12 @@
 // aioWrite: the seed's aio_write(2) for a Node socket. The promise settles when the kernel has
 // released `data`, so the caller may reuse or free it from then on.
-import { selectBackend } from '../engine/capabilities.js';
 import { Socket as DatagramSocket } from 'node:dgram';
-import { abortError, rangeError, stateError, typeError } from '../engine/errors.js';
-import { WriteJob, type Settler, type WriteResult } from '../engine/job.js';
+import { selectBackend } from '../engine/capabilities.js';
+import { abortError, rangeError, typeError } from '../engine/errors.js';
+import { checkWriteData, WriteJob, type Settler, type WriteResult } from '../engine/job.js';
 import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
 import { poolOf } from '../engine/wired-pool.js';
-import { addon } from '../native/addon.js';
-import { parseMode, type ZeroCopyMode } from '../policy/zero-copy-policy.js';
+import { checkPolicyEnvironment, parseMode, type ZeroCopyMode } from '../policy/zero-copy-policy.js';
 import { checkOptions, checkSignal, enqueueWhenReady } from './arguments.js';
 
 export interface AioWriteOptions {
@@ -26,17 +25,14 @@ export function aioWrite(target: Target, data: ArrayBufferView | ArrayBuffer, op
   return new Promise<WriteResult>((resolve, reject) => {
     const settler: Settler = { resolve, reject };
     checkTarget(target, 'aioWrite');
-    if (!ArrayBuffer.isView(data) && !(data instanceof ArrayBuffer)) {
-      throw typeError(`aioWrite: data must be a Buffer, TypedArray, DataView or ArrayBuffer, got ${describe(data)}`);
-    }
-    // Detached memory has no bytes: only an empty buffer needs the native check.
-    if (data.byteLength === 0 && addon.isDetached(data)) throw stateError('aioWrite: data is a detached ArrayBuffer', 'ERR_INVALID_STATE');
+    checkWriteData(data, 'aioWrite', describe);
     checkOptions(options, 'aioWrite');
     const mode = options.zeroCopy === undefined ? undefined : parseMode(options.zeroCopy, 'aioWrite: options.zeroCopy');
     const signal = checkSignal(options.signal, 'aioWrite');
     if (signal?.aborted) throw abortError(signal);
     const backend = selectBackend();
     if (backend.error) throw backend.error;
+    checkPolicyEnvironment();
     const segmentSize = options.segmentSize;
     if (segmentSize !== undefined) {
       if (typeof segmentSize !== 'number') throw typeError(`aioWrite: options.segmentSize must be a number, got ${describe(segmentSize)}`);
@@ -47,11 +43,14 @@ export function aioWrite(target: Target, data: ArrayBufferView | ArrayBuffer, op
         throw typeError('aioWrite: options.segmentSize applies to datagram sockets only', 'ERR_INVALID_ARG_VALUE');
       }
     }
-    const tx = transmitterFor(target, 'aioWrite');
     const job = new WriteJob(data, mode, settler, signal);
     job.segmentSize = segmentSize ?? 0;
+    // Claim the wired buffer before adopting the socket: a refused claim must leave nothing
+    // behind, and a failed adoption gives the buffer back (job.fail runs its release hook).
+    let tx;
     try {
       poolOf(data)?.claim(job, data);
+      tx = transmitterFor(target, 'aioWrite');
     } catch (err) {
       return job.fail(err as Error);
     }

@@ -1,8 +1,8 @@
 // Checks shared by the API functions, and queueing a job once its transmitter exists.
 import { typeError } from '../engine/errors.js';
 import type { Job } from '../engine/job.js';
-import { describe } from '../engine/registry.js';
-import type { Transmitter } from '../engine/transmitter.js';
+import { describe, type PendingTransmitter } from '../engine/registry.js';
+import { Transmitter } from '../engine/transmitter.js';
 
 export function checkOptions(options: unknown, api: string): void {
   if (options === null || typeof options !== 'object') throw typeError(`${api}: options must be an object, got ${describe(options)}`);
@@ -14,17 +14,23 @@ export function checkSignal(signal: unknown, api: string): AbortSignal | undefin
   return signal;
 }
 
-/** Queues `job` now when the transmitter is ready (keeping call order), else when it is. */
-export function enqueueWhenReady(tx: Transmitter | Promise<Transmitter>, job: Job, then?: (t: Transmitter) => void): void {
-  if (tx instanceof Promise) {
+/**
+ * Queues `job` now when the transmitter is ready (keeping call order), else when it is; `then`
+ * runs after, with null when the socket never became ready.
+ */
+export function enqueueWhenReady(tx: Transmitter | PendingTransmitter, job: Job, then?: (t: Transmitter | null) => void): void {
+  if (!(tx instanceof Transmitter)) {
     // Until the socket connects, an abort simply drops the job.
     job.onAbort = (j) => j.fail(j.abortReason()!);
-    tx.then(
+    tx.whenReady(
       (t) => {
         t.enqueue(job);
         then?.(t);
       },
-      (err: Error) => job.fail(err),
+      (err: Error) => {
+        job.fail(err);
+        then?.(null);
+      },
     );
   } else {
     tx.enqueue(job);

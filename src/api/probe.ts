@@ -4,7 +4,7 @@ import type { BackendName } from '../engine/backend.js';
 import { computeSelection, readSysctl, type BackendStatus } from '../engine/capabilities.js';
 import { addon } from '../native/addon.js';
 import { featuresOf, interfaceNames } from '../policy/interfaces.js';
-import { getMode, getThreshold, type ZeroCopyMode } from '../policy/zero-copy-policy.js';
+import { decide, getMode, getThreshold, type ZeroCopyMode } from '../policy/zero-copy-policy.js';
 
 export interface InterfaceCapabilities {
   name: string;
@@ -56,7 +56,8 @@ export function probe(): Capabilities {
         txChecksum: f?.txcsum ?? null,
         tso: f?.tso ?? null,
         zeroCopy: mode,
-        autoZeroCopy: mode === 'on' || (mode === 'auto' && name !== 'lo' && !!f?.sg && !!f?.txcsum),
+        // The policy's own rule, for a large write to a remote peer through this interface.
+        autoZeroCopy: decide(undefined, { interface: name, features: f, peerLocal: name === 'lo' }, false, Number.MAX_SAFE_INTEGER),
       };
     }),
   };

@@ -1,8 +1,8 @@
 // sendFile: sendfile(2) from a file to a socket without blocking the event loop, ordered with
 // aioWrite jobs on the same socket (headers by aioWrite, body by sendFile).
-import { close, fstat, fstatSync, open } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { abortError, rangeError, typeError, type AiotxError } from '../engine/errors.js';
+import { openFileSource, type FileSource } from '../engine/file-source.js';
 import { FileJob, type Settler, type WriteResult } from '../engine/job.js';
 import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
 import { checkOptions, checkSignal, enqueueWhenReady } from './arguments.js';
@@ -13,14 +13,6 @@ export interface SendFileOptions {
   /** Bytes to send (default: to the end of the file). */
   length?: number;
   signal?: AbortSignal;
-}
-
-type FileSource = string | number | FileHandle;
-
-interface OpenFile {
-  fd: number;
-  size: number;
-  close(): void;
 }
 
 function checkCount(value: unknown, what: string): number | undefined {
@@ -50,37 +42,6 @@ function checkFile(file: unknown): FileSource {
   throw typeError(`sendFile: file must be a path, an fd or a FileHandle, got ${describe(file)}`);
 }
 
-function openFile(file: FileSource): Promise<OpenFile> {
-  return new Promise((resolve, reject) => {
-    const withSize = (fd: number, closeIt: () => void) =>
-      fstat(fd, (err, st) => {
-        if (err) {
-          closeIt();
-          return reject(err);
-        }
-        if (!st.isFile()) {
-          closeIt();
-          return reject(typeError('sendFile: file is not a regular file', 'ERR_INVALID_ARG_VALUE'));
-        }
-        resolve({ fd, size: st.size, close: closeIt });
-      });
-    if (typeof file === 'string') {
-      open(file, 'r', (err, fd) => (err ? reject(err) : withSize(fd, () => close(fd, () => {}))));
-      return;
-    }
-    // An open file's size without a thread-pool round trip (which cost more than sending 32 KiB):
-    // fstat reads the inode the kernel already holds, and sendfile(2) itself runs on this thread.
-    const fd = typeof file === 'number' ? file : file.fd;
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) return reject(typeError('sendFile: file is not a regular file', 'ERR_INVALID_ARG_VALUE'));
-      resolve({ fd, size: st.size, close: () => {} });
-    } catch (err) {
-      reject(err);
-    }
-  });
-}
-
 export function sendFile(target: Target, file: string | number | FileHandle, options: SendFileOptions = {}): Promise<WriteResult> {
   return new Promise<WriteResult>((resolve, reject) => {
     const settler: Settler = { resolve, reject };
@@ -93,8 +54,9 @@ export function sendFile(target: Target, file: string | number | FileHandle, opt
     if (signal?.aborted) throw abortError(signal);
     const tx = transmitterFor(target, 'sendFile');
     const job = new FileJob(0, settler, signal);
-    const opened = openFile(source);
+    const opened = openFileSource(source);
     enqueueWhenReady(tx, job, (t) => {
+      if (!t) return void opened.then((f) => f.close(), () => {});
       opened.then(
         (f) => {
           if (job.isSettled) return f.close();
@@ -113,6 +75,5 @@ export function sendFile(target: Target, file: string | number | FileHandle, opt
         },
       );
     });
-    if (tx instanceof Promise) tx.catch(() => opened.then((f) => f.close(), () => {}));
   });
 }

@@ -2,7 +2,9 @@
 // out as segments; it completes when every segment has been released by the kernel.
 import type { BackendName } from './backend.js';
 import type { ZeroCopyMode } from '../policy/zero-copy-policy.js';
-import { abortError, type AiotxError } from './errors.js';
+import { watchAbort, unwatchAbort } from './abort-watch.js';
+import { addon } from '../native/addon.js';
+import { abortError, stateError, typeError, type AiotxError } from './errors.js';
 
 export interface WriteResult {
   /** Bytes handed to the kernel (all of them, on success). */
@@ -34,7 +36,6 @@ export abstract class Job {
   /** Set when no more segments will be submitted: everything was accepted, or it failed/aborted. */
   private stopped: AiotxError | null = null;
   private settled = false;
-  private readonly abortListener: (() => void) | null = null;
   /** False while the job's source is still being prepared (a file opening). */
   ready = true;
   /** Set by the transmitter that queues the job. */
@@ -49,11 +50,12 @@ export abstract class Job {
     private readonly settler: Settler,
     readonly signal: AbortSignal | undefined,
   ) {
-    if (signal) {
-      const listener = () => this.onAbort?.(this);
-      signal.addEventListener('abort', listener, { once: true });
-      this.abortListener = listener;
-    }
+    if (signal) watchAbort(signal, this);
+  }
+
+  /** The job's signal fired (abort-watch calls this once per job). */
+  onAbortSignal(): void {
+    this.onAbort?.(this);
   }
 
   get remaining(): number {
@@ -137,11 +139,27 @@ export abstract class Job {
 
   /** Runs once when the job settles either way. */
   private finish(): void {
-    if (this.abortListener) this.signal!.removeEventListener('abort', this.abortListener);
+    if (this.signal) unwatchAbort(this.signal, this);
     this.onSettled?.(this);
     this.onFinish?.();
   }
 }
+
+/** Memory a write job can keep still until the kernel released it; throws for anything else. */
+export function checkWriteData(data: unknown, api: string, describe: (v: unknown) => string): asserts data is ArrayBufferView | ArrayBuffer {
+  if (!ArrayBuffer.isView(data) && !(data instanceof ArrayBuffer)) {
+    throw typeError(`${api}: data must be a Buffer, TypedArray, DataView or ArrayBuffer, got ${describe(data)}`);
+  }
+  // Other threads may write shared memory while the kernel reads it: the caller copies first.
+  if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) {
+    throw typeError(`${api}: data over a SharedArrayBuffer is not supported (another thread could change it while the kernel reads it); copy it into a Buffer first`);
+  }
+  // Detached memory has no bytes: only an empty buffer needs the native check.
+  if (data.byteLength === 0 && addon.isDetached(data)) throw stateError(`${api}: data is a detached ArrayBuffer`, DETACHED);
+}
+
+/** One code for detached (or shrunk) memory, whether found at the call or while queued. */
+export const DETACHED = 'ERR_INVALID_STATE';
 
 /** aioWrite: bytes from the caller's memory, which the job keeps alive until released. */
 export class WriteJob extends Job {

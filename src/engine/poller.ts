@@ -1,5 +1,6 @@
 // One readiness poller for all transmitters (native/poller.c): edge-triggered writability and
-// error-queue arrivals, dispatched by fd (each transmitter's own duplicate, so fds are unique). It holds the event loop open only while jobs are pending.
+// error-queue arrivals, dispatched by fd (each transmitter's own duplicate, so fds are unique).
+// It holds the event loop open only while jobs are pending.
 import { addon } from '../native/addon.js';
 
 export interface Watcher {
@@ -11,9 +12,10 @@ let events: Int32Array | null = null;
 const watchers = new Map<number, Watcher>();
 const active = new Set<Watcher>();
 
-function dispatch(count: number): void {
+/** `ints`: how many ints of `events` this wakeup filled, two per (fd, events) pair. */
+function dispatch(ints: number): void {
   const ev = events!;
-  for (let i = 0; i < count; i++) watchers.get(ev[2 * i]!)?.onReady(ev[2 * i + 1]!);
+  for (let i = 0; i + 1 < ints; i += 2) watchers.get(ev[i]!)?.onReady(ev[i + 1]!);
 }
 
 /** Starts watching `fd` for `watcher`; returns 0 or a -errno. */

@@ -26,12 +26,21 @@ const bySocket = new WeakMap<Socket | DatagramSocket, Transmitter>();
 /** Next MSG_ZEROCOPY id of sockets whose transmitter retired, by socket key. */
 const zerocopyIds = new Map<string, number>();
 
-/** Sockets still connecting, with how many callers wait on them: later callers queue behind. */
-interface Connecting {
-  ready: Promise<void>;
-  waiting: number;
+/**
+ * A net.Socket still connecting: callers queue here in call order and all learn of the
+ * transmitter in one callback once it connects, so their jobs keep that order.
+ */
+export interface PendingTransmitter {
+  whenReady(ready: (t: Transmitter) => void, failed: (err: Error) => void): void;
+}
+
+interface Connecting extends PendingTransmitter {
+  /** Settles after every queued caller was told (end() waits on it). */
+  settled: Promise<void>;
 }
 const connecting = new WeakMap<Socket, Connecting>();
+/** Sockets whose _final and 'close' aiotx hooked (once per socket, however often re-adopted). */
+const hooked = new WeakSet<Socket | DatagramSocket>();
 
 /** Throws for a target that can never be a socket; fd validity is checked at adoption. */
 export function checkTarget(target: unknown, api: string): asserts target is Target {
@@ -48,36 +57,48 @@ export function describe(value: unknown): string {
 
 /**
  * The transmitter for `target`: synchronous when the socket is ready, so jobs queue in call
- * order; a promise while a net.Socket is still connecting (callers queue behind each other).
+ * order; pending while a net.Socket is still connecting (callers queue behind each other).
  */
-export function transmitterFor(target: Target, api: string): Transmitter | Promise<Transmitter> {
+export function transmitterFor(target: Target, api: string): Transmitter | PendingTransmitter {
   if (target instanceof DatagramSocket) return adoptDatagram(target, api);
   if (!(target instanceof Socket)) return adoptFd(target, api);
   checkPlain(target, api);
-  let wait = connecting.get(target);
-  if (!wait && target.connecting) {
-    wait = { ready: whenConnected(target), waiting: 0 };
-    connecting.set(target, wait);
-  }
-  if (!wait) return adoptSocket(target, api);
-  const entry = wait;
-  entry.waiting++;
-  const done = () => {
-    if (--entry.waiting === 0) connecting.delete(target);
+  const pending = connecting.get(target);
+  if (!pending && !target.connecting) return adoptSocket(target, api, false);
+  if (target.writableEnded) throw endedError(api);
+  hookSocket(target);
+  return pending ?? waitForConnect(target, api);
+}
+
+function endedError(api: string) {
+  return stateError(`${api}: the socket was ended (end() was called)`, 'ERR_STREAM_WRITE_AFTER_END');
+}
+
+function waitForConnect(socket: Socket, api: string): Connecting {
+  const waiting: [(t: Transmitter) => void, (err: Error) => void][] = [];
+  const tell = (t: Transmitter | null, err: Error | null) => {
+    connecting.delete(socket);
+    for (const [ready, failed] of waiting.splice(0)) {
+      if (t) ready(t);
+      else failed(err!);
+    }
   };
-  return entry.ready.then(
+  const settled = whenConnected(socket).then(
     () => {
+      let t: Transmitter;
       try {
-        return adoptSocket(target, api);
-      } finally {
-        done();
+        // Jobs queued before end() was called still go out: end() waits for them.
+        t = adoptSocket(socket, api, true);
+      } catch (err) {
+        return tell(null, err as Error);
       }
+      tell(t, null);
     },
-    (err: Error) => {
-      done();
-      throw err;
-    },
+    (err: Error) => tell(null, err),
   );
+  const entry: Connecting = { settled, whenReady: (ready, failed) => void waiting.push([ready, failed]) };
+  connecting.set(socket, entry);
+  return entry;
 }
 
 /** Resolves on 'connect'; rejects if the socket errors or is destroyed first. */
@@ -95,15 +116,17 @@ function whenConnected(socket: Socket): Promise<void> {
   });
 }
 
-function adoptSocket(socket: Socket, api: string): Transmitter {
+/** `queuedBeforeEnd`: the callers waited for the connection and called before end(). */
+function adoptSocket(socket: Socket, api: string, queuedBeforeEnd: boolean): Transmitter {
   if (socket.destroyed) throw closedError(socket);
-  if (socket.writableEnded) throw stateError(`${api}: the socket was ended (end() was called)`, 'ERR_STREAM_WRITE_AFTER_END');
+  if (socket.writableEnded && !queuedBeforeEnd) throw endedError(api);
   const known = bySocket.get(socket);
   if (known && !known.closed) return known;
   const fd = handleOf(socket)?.fd;
   if (typeof fd !== 'number' || fd < 0) throw typeError(`${api}: this net.Socket has no file descriptor (not a TCP or pipe socket?)`, 'ERR_INVALID_ARG_VALUE');
   const info = inspect(fd, api);
   const existing = transmitters.get(keyOf(info));
+  hookSocket(socket);
   const t = existing ?? adopt(fd, info, socket, api);
   bySocket.set(socket, t);
   return t;
@@ -137,7 +160,10 @@ function adoptDatagram(socket: DatagramSocket, api: string): Transmitter {
   if (typeof fd !== 'number' || fd < 0) throw stateError(`${api}: the dgram.Socket is not bound and connected (or was closed)`, 'ERR_SOCKET_DGRAM_NOT_CONNECTED');
   const t = adoptFd(fd, api, true);
   bySocket.set(socket, t);
-  socket.once('close', () => t.close(stateError('the socket was closed while jobs were pending', 'ERR_SOCKET_CLOSED'), false));
+  if (!hooked.has(socket)) {
+    hooked.add(socket);
+    socket.once('close', () => bySocket.get(socket)?.close(stateError('the socket was closed while jobs were pending', 'ERR_SOCKET_CLOSED'), false));
+  }
   return t;
 }
 
@@ -151,7 +177,7 @@ function adoptFd(fd: number, api: string, persistent = false): Transmitter {
 
 function inspect(fd: number, api: string): SocketInfo {
   const info = addon.socketInfo(fd);
-  if (info === ENOTSOCK) throw typeError(`${api}: fd ${fd} is not a socket`, 'ENOTSOCK');
+  if (info === ENOTSOCK) throw Object.assign(errnoError(info, 'fstat', api), { message: `${api}: fd ${fd} is not a socket` });
   if (typeof info === 'number') throw errnoError(info, 'fstat', `${api}: fd ${fd}`);
   if (info.type !== SOCK_STREAM && info.type !== SOCK_DGRAM) throw typeError(`${api}: fd ${fd} is neither a stream nor a datagram socket`, 'ERR_INVALID_ARG_VALUE');
   if (info.listening) throw typeError(`${api}: fd ${fd} is a listening socket; pass a connected one`, 'ERR_INVALID_ARG_VALUE');
@@ -177,24 +203,19 @@ function adopt(fd: number, info: SocketInfo, socket: Socket | undefined, api: st
   if (dup < 0) throw errnoError(dup, 'dup', api);
   const key = keyOf(info);
   try {
-    if (!info.nonblocking) {
-      // sendfile(2) has no MSG_DONTWAIT; a blocking socket would stall the event loop.
-      const r = addon.setNonblocking(dup);
-      if (r < 0) throw errnoError(r, 'fcntl', api);
-    }
     const origin: Origin = {
       socket,
       persistent,
       datagram: info.type === SOCK_DGRAM,
       zerocopyWasEnabled: info.zerocopy,
       zerocopyNextId: zerocopyIds.get(key) ?? null,
+      udpSegment: info.udpSegment,
     };
     const t = new Transmitter(dup, key, factsOf(dup, info), origin, retired);
     const r = poller.watch(dup, t);
     if (r < 0) throw errnoError(r, 'epoll_ctl', api);
     zerocopyIds.delete(key);
     transmitters.set(key, t);
-    if (socket) attach(socket, t);
     return t;
   } catch (err) {
     addon.close(dup);
@@ -202,18 +223,31 @@ function adopt(fd: number, info: SocketInfo, socket: Socket | undefined, api: st
   }
 }
 
-/** Ties the transmitter to the net.Socket's life: end() waits for its jobs, close() ends it. */
-function attach(socket: Socket, t: Transmitter): void {
+/**
+ * Ties a net.Socket's life to whichever transmitter serves it: end() waits for pending jobs
+ * (those still waiting for the connection too), and 'close' ends the transmitter.
+ */
+function hookSocket(socket: Socket): void {
+  if (hooked.has(socket)) return;
+  hooked.add(socket);
   const writable = socket as unknown as { _final(cb: (err?: Error | null) => void): void };
   const final = writable._final;
   writable._final = (cb) => {
-    t.nodeFlushed();
-    t.whenIdle(() => {
-      writable._final = final;
-      final.call(socket, cb);
-    });
+    const proceed = () => {
+      const t = bySocket.get(socket);
+      const finish = () => {
+        writable._final = final;
+        final.call(socket, cb);
+      };
+      if (!t || t.closed) return finish();
+      t.nodeFlushed();
+      t.whenIdle(finish);
+    };
+    const pending = connecting.get(socket);
+    if (pending) void pending.settled.then(proceed);
+    else proceed();
   };
-  socket.once('close', () => t.close(closedError(socket), true));
+  socket.once('close', () => bySocket.get(socket)?.close(closedError(socket), true));
 }
 
 function retired(t: Transmitter): void {

@@ -8,8 +8,8 @@ import { decide, type SocketFacts } from '../policy/zero-copy-policy.js';
 import { EAGAIN, PENDING, WAIT_RELEASE, type Channel, type ChannelEvents } from './backend.js';
 import { selectBackend } from './capabilities.js';
 import { CopyChannel } from './copy-backend.js';
-import { errnoError, stateError, type AiotxError } from './errors.js';
-import { FileJob, WriteJob, type Job } from './job.js';
+import { errnoError, stateError, typeError, type AiotxError } from './errors.js';
+import { DETACHED, FileJob, WriteJob, type Job } from './job.js';
 import { MsgZerocopyChannel } from './msgzerocopy-backend.js';
 import { UringChannel } from './uring-backend.js';
 import * as poller from './poller.js';
@@ -36,6 +36,8 @@ export interface Origin {
   zerocopyWasEnabled: boolean;
   /** The socket's next MSG_ZEROCOPY id, when an earlier transmitter left it behind. */
   zerocopyNextId: number | null;
+  /** UDP_SEGMENT as found on the socket: restored whenever the transmitter goes idle. */
+  udpSegment: number;
 }
 
 /**
@@ -62,7 +64,7 @@ export class Transmitter implements poller.Watcher {
   private readonly onJobSettled = (job: Job) => this.held.delete(job);
   private waitingForNode = false;
   /** UDP_SEGMENT currently set on the socket (0: none). */
-  private segmentSize = 0;
+  private segmentSize: number;
   /** A zero-copy segment went out since the last push of pending frames. */
   private zeroCopyTail = false;
   private failure: AiotxError | null = null;
@@ -78,6 +80,7 @@ export class Transmitter implements poller.Watcher {
     private readonly onRetire: (t: Transmitter) => void,
   ) {
     this.copy = new CopyChannel(fd);
+    this.segmentSize = origin.udpSegment;
   }
 
   get closed(): boolean {
@@ -98,6 +101,9 @@ export class Transmitter implements poller.Watcher {
     if (this.failure) return job.fail(this.failure);
     const reason = job.abortReason();
     if (reason) return job.fail(reason);
+    if (job instanceof FileJob && this.origin.datagram) {
+      return job.fail(typeError('sendFile: datagram sockets are not supported (sendfile(2) needs a stream socket)', 'ERR_INVALID_ARG_VALUE'));
+    }
     job.onAbort = this.onJobAbort;
     job.onSettled = this.onJobSettled;
     this.queue.push(job);
@@ -170,6 +176,16 @@ export class Transmitter implements poller.Watcher {
         this.hold(job);
         continue;
       }
+      if (!job.started) {
+        // A signal shared with a job aborted before it may fire this pump before this job's
+        // own abort is handled: a job not yet started never goes out once its signal fired.
+        const reason = job.abortReason();
+        if (reason) {
+          this.queue.shift();
+          job.fail(reason);
+          continue;
+        }
+      }
       if (job instanceof FileJob && !job.ready) break;
       if (!job.started && this.mustWaitForNode()) break;
       if (job instanceof WriteJob && job.segmentSize > 0 && !this.origin.datagram) {
@@ -180,7 +196,7 @@ export class Transmitter implements poller.Watcher {
       if (r > 0) continue;
       if (r === EAGAIN || r === 0 || r === WAIT_RELEASE || r === PENDING) break;
       if (r === EFAULT && job instanceof WriteJob) {
-        job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', 'ERR_AIOTX_DETACHED'));
+        job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', DETACHED));
         continue;
       }
       if (this.origin.datagram && !SOCKET_ERRORS.has(r)) {
@@ -203,7 +219,7 @@ export class Transmitter implements poller.Watcher {
 
   private channelFor(job: WriteJob): Channel {
     if (job.started) return job.backend === 'copy' ? this.copy : (this.zerocopy as Channel);
-    if (decide(job.mode, this.facts, this.demotion.demoted, job.length).zeroCopy) {
+    if (decide(job.mode, this.facts, this.demotion.demoted, job.length)) {
       this.zerocopy ??= this.openZeroCopy();
       if (typeof this.zerocopy !== 'number') {
         job.backend = this.zerocopy.name;
@@ -246,7 +262,7 @@ export class Transmitter implements poller.Watcher {
   private sendFailed(job: Job, r: number): void {
     if (this.failure) return; // closing: every job was stopped already
     if (r === EFAULT) {
-      job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', 'ERR_AIOTX_DETACHED'));
+      job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', DETACHED));
     } else if (this.origin.datagram && !SOCKET_ERRORS.has(r)) {
       job.stop(errnoError(r, 'send', 'aioWrite'));
     } else {
@@ -300,6 +316,7 @@ export class Transmitter implements poller.Watcher {
     const idle = this.idle;
     poller.setActive(this, !idle);
     if (!idle) return;
+    this.restoreSegmentSize();
     if (this.idleWaiters.length > 0) for (const done of this.idleWaiters.splice(0)) done();
     if (this.failure) return this.retire();
     // A raw fd's duplicate is closed soon after the last job, so closing the caller's fd closes
@@ -309,6 +326,12 @@ export class Transmitter implements poller.Watcher {
       this.retireTimer = null;
       if (this.idle) this.retire();
     }).unref();
+  }
+
+  /** Leaves UDP_SEGMENT as aiotx found it, so the caller's own sends are not cut up. */
+  private restoreSegmentSize(): void {
+    if (this.segmentSize === this.origin.udpSegment) return;
+    if (addon.setUdpSegment(this.fd, this.origin.udpSegment) === 0) this.segmentSize = this.origin.udpSegment;
   }
 
   private retire(): void {

@@ -9,7 +9,8 @@ export interface SocketInfo {
   listening: boolean;
   zerocopy: boolean; // SO_ZEROCOPY already set on this socket
   connected: boolean;
-  nonblocking: boolean;
+  /** UDP_SEGMENT set on the socket (0 when none, or not UDP). */
+  udpSegment: number;
 }
 
 export interface NetdevFeatures {
@@ -32,7 +33,6 @@ export interface Addon {
   addressOwner(address: string): string;
   addresses(fd: number): { local: string; remote: string } | number;
   enableZerocopy(fd: number): number;
-  setNonblocking(fd: number): number;
   isDetached(data: ArrayBufferView | ArrayBuffer): boolean;
   dup(fd: number): number;
   close(fd: number): number;

@@ -1,5 +1,6 @@
 // The zero-copy policy, the seed's `dev.t[45]nex.N.toe.tx_zcopy` sysctl: a global mode and a mode
 // per network interface, changeable at run time, first read from AIOTX_ZEROCOPY.
+import { rangeError, typeError } from '../engine/errors.js';
 import type { NetdevFeatures } from '../native/addon.js';
 import { interfaceNames } from './interfaces.js';
 
@@ -18,17 +19,13 @@ interface PolicyState {
 
 let state: PolicyState | null = null;
 
-function rangeError(message: string): RangeError {
-  return Object.assign(new RangeError(message), { code: 'ERR_INVALID_ARG_VALUE' });
-}
+const BAD_VALUE = 'ERR_INVALID_ARG_VALUE';
+/** A bad AIOTX_ZEROCOPY or AIOTX_ZEROCOPY_THRESHOLD: every call that needs the policy throws it. */
+const BAD_ENVIRONMENT = 'ERR_AIOTX_BAD_ENVIRONMENT';
 
 export function parseMode(value: unknown, what: string): ZeroCopyMode {
-  if (typeof value !== 'string') {
-    throw Object.assign(new TypeError(`${what} must be 'auto', 'on' or 'off', got ${typeof value}`), {
-      code: 'ERR_INVALID_ARG_TYPE',
-    });
-  }
-  if (!MODES.includes(value as ZeroCopyMode)) throw rangeError(`${what} must be 'auto', 'on' or 'off', got '${value}'`);
+  if (typeof value !== 'string') throw typeError(`${what} must be 'auto', 'on' or 'off', got ${typeof value}`);
+  if (!MODES.includes(value as ZeroCopyMode)) throw rangeError(`${what} must be 'auto', 'on' or 'off', got '${value}'`, BAD_VALUE);
   return value as ZeroCopyMode;
 }
 
@@ -40,7 +37,7 @@ export function parseEnvironment(text: string | undefined): PolicyState {
     if (eq < 0) parsed.global = parseMode(part, 'AIOTX_ZEROCOPY');
     else {
       const name = part.slice(0, eq).trim();
-      if (!name) throw rangeError(`AIOTX_ZEROCOPY: '${part}' names no interface`);
+      if (!name) throw rangeError(`AIOTX_ZEROCOPY: '${part}' names no interface`, BAD_VALUE);
       parsed.interfaces.set(name, parseMode(part.slice(eq + 1).trim(), `AIOTX_ZEROCOPY for ${name}`));
     }
   }
@@ -50,24 +47,35 @@ export function parseEnvironment(text: string | undefined): PolicyState {
 function parseThreshold(text: string | undefined): number | undefined {
   if (text === undefined || text === '') return undefined;
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) throw rangeError(`AIOTX_ZEROCOPY_THRESHOLD must be a byte count, got '${text}'`);
+  if (!Number.isSafeInteger(n) || n < 0) throw rangeError(`AIOTX_ZEROCOPY_THRESHOLD must be a byte count, got '${text}'`, BAD_VALUE);
   return n;
 }
 
+/** The policy, read from the environment on first use; a bad value throws at every use until fixed. */
 function current(): PolicyState {
   if (state === null) {
-    const parsed = parseEnvironment(process.env.AIOTX_ZEROCOPY);
-    parsed.threshold = parseThreshold(process.env.AIOTX_ZEROCOPY_THRESHOLD) ?? DEFAULT_THRESHOLD;
-    state = parsed;
+    try {
+      const parsed = parseEnvironment(process.env.AIOTX_ZEROCOPY);
+      parsed.threshold = parseThreshold(process.env.AIOTX_ZEROCOPY_THRESHOLD) ?? DEFAULT_THRESHOLD;
+      state = parsed;
+    } catch (err) {
+      throw Object.assign(err as Error, { code: BAD_ENVIRONMENT });
+    }
   }
   return state;
 }
 
+/**
+ * Throws the environment's error, if any, where the caller can catch it (aioWrite's rejection):
+ * a job is only queued once the policy it needs has been read, so decide() cannot throw later.
+ */
+export function checkPolicyEnvironment(): void {
+  current();
+}
+
 function checkInterface(name: unknown): string {
-  if (typeof name !== 'string') {
-    throw Object.assign(new TypeError('interface must be a string'), { code: 'ERR_INVALID_ARG_TYPE' });
-  }
-  if (!interfaceNames().includes(name)) throw rangeError(`unknown network interface '${name}'`);
+  if (typeof name !== 'string') throw typeError('interface must be a string');
+  if (!interfaceNames().includes(name)) throw rangeError(`unknown network interface '${name}'`, BAD_VALUE);
   return name;
 }
 
@@ -77,9 +85,7 @@ export interface ModeOptions {
 
 function checkOptions(options: unknown): ModeOptions {
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') {
-    throw Object.assign(new TypeError('zeroCopy options must be an object like { interface: "eth0" }'), { code: 'ERR_INVALID_ARG_TYPE' });
-  }
+  if (options === null || typeof options !== 'object') throw typeError('zeroCopy options must be an object like { interface: "eth0" }');
   return options as ModeOptions;
 }
 
@@ -100,15 +106,8 @@ export function getMode(rawOptions?: ModeOptions): ZeroCopyMode {
   return s.interfaces.get(checkInterface(options.interface)) ?? s.global;
 }
 
-/** Forgets an interface's own mode so it follows the global one again. */
-export function clearMode(name: string): void {
-  current().interfaces.delete(name);
-}
-
 export function setThreshold(bytes: number): void {
-  if (typeof bytes !== 'number') {
-    throw Object.assign(new TypeError(`threshold must be a number of bytes, got ${typeof bytes}`), { code: 'ERR_INVALID_ARG_TYPE' });
-  }
+  if (typeof bytes !== 'number') throw typeError(`threshold must be a number of bytes, got ${typeof bytes}`);
   if (!Number.isSafeInteger(bytes) || bytes < 0) throw rangeError(`threshold must be a non-negative integer, got ${bytes}`);
   current().threshold = bytes;
 }
@@ -126,30 +125,15 @@ export interface SocketFacts {
   peerLocal: boolean;
 }
 
-export interface Decision {
-  readonly zeroCopy: boolean;
-  readonly reason: string;
-}
-
-/** Zero-copy or copy for one write of `length` bytes; `demoted`: the kernel kept copying on this socket. */
-// Decisions with a fixed reason are shared (decide() runs for every write).
-const OFF: Decision = Object.freeze({ zeroCopy: false, reason: 'zero-copy is off' });
-const ON: Decision = Object.freeze({ zeroCopy: true, reason: 'zero-copy is on' });
-const PEER_LOCAL: Decision = Object.freeze({ zeroCopy: false, reason: 'peer is on this machine (the kernel copies)' });
-const NO_OFFLOADS: Decision = Object.freeze({ zeroCopy: false, reason: 'egress interface lacks scatter-gather or TX checksum offload' });
-const DEMOTED: Decision = Object.freeze({ zeroCopy: false, reason: 'the kernel kept copying on this socket' });
-const AUTO_ON: Decision = Object.freeze({ zeroCopy: true, reason: 'auto: large write, capable interface, remote peer' });
-
-export function decide(requested: ZeroCopyMode | undefined, facts: SocketFacts, demoted: boolean, length: number): Decision {
+/**
+ * Zero-copy (true) or copy for one write of `length` bytes; `demoted`: the kernel kept copying
+ * on this socket. Runs for every write, so it allocates nothing.
+ */
+export function decide(requested: ZeroCopyMode | undefined, facts: SocketFacts, demoted: boolean, length: number): boolean {
   const s = current();
   const mode = requested ?? (facts.interface !== null ? s.interfaces.get(facts.interface) : undefined) ?? s.global;
-  if (mode === 'off') return OFF;
-  if (mode === 'on') return ON;
-  if (length < s.threshold) return { zeroCopy: false, reason: `write smaller than ${s.threshold} bytes` };
-  if (facts.peerLocal) return PEER_LOCAL;
-  if (!facts.features?.sg || !facts.features.txcsum) return NO_OFFLOADS;
-  if (demoted) return DEMOTED;
-  return AUTO_ON;
+  if (mode !== 'auto') return mode === 'on';
+  return length >= s.threshold && !facts.peerLocal && !!facts.features?.sg && !!facts.features.txcsum && !demoted;
 }
 
 /** Clears run-time changes and rereads the environment (tests). */

@@ -221,7 +221,7 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
       structuredClone(moved, { transfer: [moved] });
       const received = receiveAll(pair.server);
       pair.server.resume();
-      await assert.rejects(job2, { code: 'ERR_AIOTX_DETACHED' });
+      await assert.rejects(job2, { code: 'ERR_INVALID_STATE' });
       checkResult(await job1, first.length, backend);
       await endAndCompare(pair, received, new Expected(first));
     });
