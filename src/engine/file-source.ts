@@ -1,6 +1,6 @@
 // The file a sendFile job reads, held the way sockets are held: through aiotx's own descriptor,
 // so the caller closing its fd (and the number being reused) cannot change what is sent.
-import { close, constants, fstat, fstatSync, open, type Stats } from 'node:fs';
+import { close, constants, fstat, fstatSync, open, stat, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { addon } from '../native/addon.js';
 import { errnoError, typeError } from './errors.js';
@@ -45,6 +45,8 @@ export function openFileSource(file: FileSource): Promise<OpenFile> {
   }
   return new Promise((resolve, reject) => {
     open(file, constants.O_RDONLY | constants.O_NONBLOCK, (err, fd) => {
+      // A Unix socket's path cannot be opened (ENXIO): say what it is.
+      if (err?.code === 'ENXIO') return stat(file, (e, st) => reject((!e && notRegular(st)) || err));
       if (err) return reject(err);
       const closeIt = () => close(fd, () => {});
       fstat(fd, (err2, st) => {
