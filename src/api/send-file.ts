@@ -1,7 +1,7 @@
 // sendFile: sendfile(2) from a file to a socket without blocking the event loop, ordered with
 // aioWrite jobs on the same socket (headers by aioWrite, body by sendFile).
 import type { FileHandle } from 'node:fs/promises';
-import { abortError, rangeError, typeError, type AiotxError } from '../engine/errors.js';
+import { abortError, rangeError, stateError, typeError, type AiotxError } from '../engine/errors.js';
 import { openFileSource, type FileSource } from '../engine/file-source.js';
 import { FileJob, type Settler, type WriteResult } from '../engine/job.js';
 import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
@@ -36,7 +36,7 @@ function checkFile(file: unknown): FileSource {
     return file;
   }
   if (isFileHandle(file)) {
-    if (file.fd < 0) throw typeError('sendFile: the FileHandle is closed', 'EBADF');
+    if (file.fd < 0) throw stateError('sendFile: the FileHandle is closed', 'EBADF');
     return file;
   }
   throw typeError(`sendFile: file must be a path, an fd or a FileHandle, got ${describe(file)}`);

@@ -157,7 +157,7 @@ function adoptDatagram(socket: DatagramSocket, api: string): Transmitter {
   const known = bySocket.get(socket);
   if (known && !known.closed) return known;
   const fd = datagramFd(socket);
-  if (typeof fd !== 'number' || fd < 0) throw stateError(`${api}: the dgram.Socket is not bound and connected (or was closed)`, 'ERR_SOCKET_DGRAM_NOT_CONNECTED');
+  if (typeof fd !== 'number' || fd < 0) throw stateError(`${api}: the dgram.Socket is not bound and connected (or was closed)`, 'ENOTCONN');
   const t = adoptFd(fd, api, true);
   bySocket.set(socket, t);
   if (!hooked.has(socket)) {
