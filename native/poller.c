@@ -1,6 +1,7 @@
 /* Readiness for every socket the engine drives, through one private epoll instance watched by a
  * single uv_poll. Sockets are registered edge-triggered: a level-triggered EPOLLERR (a non-empty
- * MSG_ZEROCOPY error queue) would otherwise wake the loop forever (DESIGN.md §2). JavaScript gets
+ * MSG_ZEROCOPY error queue) would otherwise wake the loop forever: tcp_poll reports it for as long
+ * as the queue holds a notification, and libuv re-polls at once. JavaScript gets
  * the ready (fd, events) pairs in a shared Int32Array, one call per wakeup. */
 #include "aiotx.h"
 #include <errno.h>

@@ -244,7 +244,7 @@ function hookSocket(socket: Socket): void {
       t.whenIdle(finish);
     };
     const pending = connecting.get(socket);
-    if (pending) void pending.settled.then(proceed);
+    if (pending) void pending.settled.then(proceed, proceed);
     else proceed();
   };
   socket.once('close', () => bySocket.get(socket)?.close(closedError(socket), true));
