@@ -54,7 +54,7 @@ describe('wired buffer pool', { skip }, () => {
     await assert.rejects(aioWrite(pair.client, buf.subarray(10, 20), { zeroCopy: 'on' }), { code: 'ERR_AIOTX_BUFFER_BUSY' });
     assert.throws(() => pool.release(buf), { code: 'ERR_AIOTX_BUFFER_BUSY' });
     assert.throws(() => pool.close(), { code: 'ERR_AIOTX_BUFFER_BUSY' });
-    assert.equal(await stillPending(job, 100), true);
+    assert.equal(await stillPending(job, pair), true);
     const other = pool.acquire()!;
     assert.notEqual(other.byteOffset, buf.byteOffset, 'a buffer in flight is never handed out again');
     assert.equal(pool.acquire(), null);

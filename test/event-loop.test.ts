@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { backendCases } from './helpers/backends.js';
+import { stalled } from './helpers/sockets.js';
 
 const indexUrl = new URL('../src/index.js', import.meta.url).href;
 
@@ -20,9 +21,10 @@ describe('event loop', () => {
   it('exits by itself once no job is pending, and a pending job keeps it alive', async () => {
     // The receiver runs here; the child unrefs its socket, so only the job can keep it alive.
     let received = 0;
+    // It reads only once the child's sender is stalled on it: the job is pending by then.
     const server = createServer((s: Socket) => {
       s.pause();
-      setTimeout(() => s.resume(), 300);
+      void stalled(s.remotePort!).then(() => s.resume());
       s.on('data', (d: Buffer) => (received += d.length));
     });
     server.listen(0, '127.0.0.1');

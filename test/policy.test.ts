@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, it } from 'node:test';
 import { zeroCopy } from '../src/index.js';
+import { zeroCopyCases } from './helpers/backends.js';
 import { Demotion, DEMOTE_AFTER } from '../src/policy/demotion.js';
 import { decide, parseEnvironment, resetPolicy, type SocketFacts } from '../src/policy/zero-copy-policy.js';
 
@@ -69,25 +70,45 @@ describe('zero-copy policy', () => {
     assert.equal(d.demoted, true);
   });
 
-  it('AIOTX_ZEROCOPY=lo=on makes plain aioWrite use MSG_ZEROCOPY on loopback', () => {
+  for (const { backend, skip } of zeroCopyCases) {
+    it(`AIOTX_ZEROCOPY=lo=on makes plain aioWrite zero-copy on loopback (${backend})`, { skip }, () => {
+      const script = `
+        import net from 'node:net';
+        import { aioWrite, zeroCopy } from ${JSON.stringify(indexUrl)};
+        const srv = net.createServer((s) => s.resume()).listen(0, '127.0.0.1', async () => {
+          const c = net.connect(srv.address().port, '127.0.0.1');
+          await new Promise((r) => c.once('connect', r));
+          const r = await aioWrite(c, Buffer.alloc(1 << 20, 1));
+          console.log(JSON.stringify({ mode: zeroCopy.get({ interface: 'lo' }), backend: r.backend, copied: r.copiedBytes, zeroCopied: r.zeroCopyBytes }));
+          c.destroy(); srv.close();
+        });`;
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, AIOTX_ZEROCOPY: 'lo=on', AIOTX_BACKEND: backend },
+        encoding: 'utf8',
+        cwd: fileURLToPath(new URL('.', import.meta.url)),
+      });
+      const r = JSON.parse(out) as { mode: string; backend: string; copied: number; zeroCopied: number };
+      assert.equal(r.mode, 'on');
+      assert.equal(r.backend, backend, 'lo=on overrides auto on loopback: the zero-copy backend sent it');
+      assert.equal(r.copied, 1 << 20, 'loopback: the kernel reports every byte COPIED');
+      assert.equal(r.zeroCopied, 0);
+    });
+  }
+
+  it('without AIOTX_ZEROCOPY, auto copies on loopback', () => {
     const script = `
       import net from 'node:net';
-      import { aioWrite, zeroCopy } from ${JSON.stringify(indexUrl)};
+      import { aioWrite } from ${JSON.stringify(indexUrl)};
       const srv = net.createServer((s) => s.resume()).listen(0, '127.0.0.1', async () => {
         const c = net.connect(srv.address().port, '127.0.0.1');
         await new Promise((r) => c.once('connect', r));
         const r = await aioWrite(c, Buffer.alloc(1 << 20, 1));
-        console.log(JSON.stringify({ mode: zeroCopy.get({ interface: 'lo' }), backend: r.backend, copied: r.copiedBytes }));
+        console.log(JSON.stringify({ backend: r.backend }));
         c.destroy(); srv.close();
       });`;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-      env: { ...process.env, AIOTX_ZEROCOPY: 'lo=on' },
-      encoding: 'utf8',
-      cwd: fileURLToPath(new URL('.', import.meta.url)),
-    });
-    const r = JSON.parse(out) as { mode: string; backend: string; copied: number };
-    assert.equal(r.mode, 'on');
-    assert.equal(r.copied, 1 << 20, 'loopback: the kernel reports every byte COPIED');
-    assert.notEqual(r.backend, 'copy', 'lo=on overrides auto on loopback');
+    const env = { ...process.env };
+    delete env.AIOTX_ZEROCOPY;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' });
+    assert.equal((JSON.parse(out) as { backend: string }).backend, 'copy', 'auto never zero-copies toward a local peer');
   });
 });

@@ -64,7 +64,7 @@ describe('sendFile', () => {
     const pair = await tcpPair();
     pair.server.pause();
     const job = sendFile(pair.client, path);
-    assert.equal(await stillPending(job, 300), true);
+    assert.equal(await stillPending(job, pair), true);
     const received = receiveAll(pair.server);
     pair.server.resume();
     assert.equal((await job).bytes, content.length);
@@ -77,7 +77,7 @@ describe('sendFile', () => {
     const pair = await tcpPair();
     pair.server.pause();
     const job = sendFile(pair.client, path);
-    await stillPending(job, 100);
+    await stillPending(job, pair);
     pair.server.resetAndDestroy();
     await assert.rejects(job, (err: NodeJS.ErrnoException) => ['ECONNRESET', 'EPIPE'].includes(err.code ?? ''));
     await pair.close();
@@ -89,7 +89,7 @@ describe('sendFile', () => {
     const pair = await tcpPair();
     pair.server.pause();
     const job = sendFile(pair.client, shrinking);
-    await stillPending(job, 100);
+    await stillPending(job, pair);
     truncateSync(shrinking, 12 << 20);
     pair.server.resume();
     await assert.rejects(job, { code: 'ERR_AIOTX_FILE_TRUNCATED' });

@@ -21,6 +21,7 @@ const ENOTSOCK = -constants.errno.ENOTSOCK;
 const REMEMBERED_IDS = 4096;
 
 const transmitters = new Map<string, Transmitter>();
+export const transmitterCount = (): number => transmitters.size;
 /** A socket object's fd never changes: its transmitter is found without a syscall. */
 const bySocket = new WeakMap<Socket | DatagramSocket, Transmitter>();
 /** Next MSG_ZEROCOPY id of sockets whose transmitter retired, by socket key. */

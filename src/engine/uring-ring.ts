@@ -61,6 +61,7 @@ let startError = 0;
 /** Segments by tag, while the kernel may post CQEs for them; free tags are reused. */
 const byTag: (Segment | null)[] = [];
 const freeTags: number[] = [];
+export const tagsInUse = (): number => byTag.length - freeTags.length;
 
 const table = new Float64Array(BATCH * ENTRY_WIDTH);
 const buffers: (ArrayBufferView | ArrayBuffer | undefined)[] = new Array<undefined>(BATCH).fill(undefined);

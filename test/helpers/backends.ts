@@ -1,6 +1,8 @@
 // The backends the behavioural suite runs against, each skipped with the reason when this
 // machine cannot run it. A process picks its zero-copy backend once, so each backend's suite
 // runs in a test file of its own that calls useBackend() first.
+// First: it instruments the addon before probe() below starts the ring.
+import './wakeups.js';
 import { probe, type BackendName, type ZeroCopyMode } from '../../src/index.js';
 
 export interface BackendCase {

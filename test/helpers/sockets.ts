@@ -1,5 +1,6 @@
 // Real sockets on loopback for the tests, and a receiver that hashes what arrives.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -97,15 +98,71 @@ export function randomBytes(size: number): Buffer {
   return buf;
 }
 
-/** True if `promise` is still pending after the event loop has had `ms` to settle it. */
-export async function stillPending(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let settled = false;
+/** Whether `promise` has settled, read at any later moment. */
+export function track(promise: Promise<unknown>): { settled: boolean } {
+  const state = { settled: false };
   promise.then(
-    () => (settled = true),
-    () => (settled = true),
+    () => (state.settled = true),
+    () => (state.settled = true),
   );
-  await new Promise((r) => setTimeout(r, ms));
-  return !settled;
+  return state;
+}
+
+export interface TcpQueues {
+  /** Bytes the sender's kernel holds: unsent or unacknowledged (SIOCOUTQ). */
+  sendQ: number;
+  /** Bytes waiting in the receiver's kernel queue, unread (SIOCINQ). */
+  peerRecvQ: number;
+}
+
+/** The kernel's queues of a loopback connection, by its sender's local port (ss, sock_diag). */
+export function tcpQueues(client: Socket | number): TcpQueues {
+  const port = typeof client === 'number' ? client : client.localPort!;
+  const out = execFileSync('ss', ['-tnH', 'state', 'established', `( sport = :${port} or dport = :${port} )`], { encoding: 'utf8' });
+  const q: TcpQueues = { sendQ: 0, peerRecvQ: 0 };
+  for (const line of out.trim().split('\n')) {
+    const [recvQ, sendQ, local] = line.trim().split(/\s+/);
+    if (local?.endsWith(`:${port}`)) q.sendQ = Number(sendQ);
+    else if (local) q.peerRecvQ = Number(recvQ);
+  }
+  return q;
+}
+
+/**
+ * Waits until the sender is stuck on a receiver that does not read: its kernel holds unsent or
+ * unacknowledged bytes, the receiver's queue holds unread ones, and neither moves between two
+ * looks. Checked by what the kernel reports, not by how long it took.
+ */
+export async function stalled(client: Socket | number, looks = 2000): Promise<TcpQueues> {
+  let last = tcpQueues(client);
+  for (let i = 0; i < looks; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = tcpQueues(client);
+    if (now.sendQ > 0 && now.peerRecvQ > 0 && now.sendQ === last.sendQ && now.peerRecvQ === last.peerRecvQ) return now;
+    last = now;
+  }
+  throw new Error(`the connection never stalled: ${JSON.stringify(last)}`);
+}
+
+/** Waits until the kernel holds nothing of the connection: all sent, acknowledged and read. */
+export async function drained(client: Socket | number, looks = 2000): Promise<void> {
+  for (let i = 0; i < looks; i++) {
+    const q = tcpQueues(client);
+    if (q.sendQ === 0 && q.peerRecvQ === 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`the connection never drained: ${JSON.stringify(tcpQueues(client))}`);
+}
+
+/**
+ * Waits until the pair's sender is stalled (see stalled()), then says whether `promise` is still
+ * pending: the kernel holds bytes while the receiver has not read them.
+ */
+export async function stillPending(promise: Promise<unknown>, pair: Pair): Promise<boolean> {
+  const state = track(promise);
+  const q = await stalled(pair.client);
+  assert.ok(q.sendQ > 0, 'the kernel still holds bytes of the connection');
+  return !state.settled;
 }
 
 /** Ends the client side, checks the receiver got exactly `expected`, and tears the pair down. */
