@@ -3,7 +3,8 @@
 import { Socket as DatagramSocket } from 'node:dgram';
 import { selectBackend } from '../engine/capabilities.js';
 import { abortError, rangeError, typeError } from '../engine/errors.js';
-import { checkWriteData, WriteJob, type Settler, type WriteResult } from '../engine/job.js';
+import { Batch } from '../engine/batch.js';
+import { checkWriteData, PromiseSettler, WriteJob, type Settler, type WriteResult } from '../engine/job.js';
 import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
 import { poolOf } from '../engine/wired-pool.js';
 import { checkPolicyEnvironment, parseMode, type ZeroCopyMode } from '../policy/zero-copy-policy.js';
@@ -21,11 +22,19 @@ export interface AioWriteOptions {
   segmentSize?: number;
 }
 
-export function aioWrite(target: Target, data: ArrayBufferView | ArrayBuffer, options: AioWriteOptions = {}): Promise<WriteResult> {
+type Data = ArrayBufferView | ArrayBuffer;
+
+/**
+ * Sends `data` and settles once the kernel released it. An array of buffers is a batch: one
+ * promise for all of them, their bytes in order on a stream socket, one datagram each (or one
+ * GSO super-datagram each, with `segmentSize`) on a datagram socket.
+ */
+export function aioWrite(target: Target, data: Data | readonly Data[], options: AioWriteOptions = {}): Promise<WriteResult> {
   return new Promise<WriteResult>((resolve, reject) => {
-    const settler: Settler = { resolve, reject };
     checkTarget(target, 'aioWrite');
-    checkWriteData(data, 'aioWrite', describe);
+    const batch = Array.isArray(data) ? (data as readonly Data[]) : null;
+    if (batch) batch.forEach((d, i) => checkWriteData(d, `aioWrite: data[${i}]`, describe));
+    else checkWriteData(data, 'aioWrite', describe);
     checkOptions(options, 'aioWrite');
     const mode = options.zeroCopy === undefined ? undefined : parseMode(options.zeroCopy, 'aioWrite: options.zeroCopy');
     const signal = checkSignal(options.signal, 'aioWrite');
@@ -43,17 +52,26 @@ export function aioWrite(target: Target, data: ArrayBufferView | ArrayBuffer, op
         throw typeError('aioWrite: options.segmentSize applies to datagram sockets only', 'ERR_INVALID_ARG_VALUE');
       }
     }
-    const job = new WriteJob(data, mode, settler, signal);
-    job.segmentSize = segmentSize ?? 0;
-    // Claim the wired buffer before adopting the socket: a refused claim must leave nothing
-    // behind, and a failed adoption gives the buffer back (job.fail runs its release hook).
+    const buffers = batch ?? [data as Data];
+    if (buffers.length === 0) return resolve({ bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, segments: 0, backend: 'copy' });
+    const settler: Settler = batch ? new Batch(batch.length, resolve, reject) : new PromiseSettler(resolve, reject);
+    const jobs: WriteJob[] = [];
+    // Claim wired buffers before adopting the socket: a refused claim must leave nothing behind,
+    // and a failed adoption gives the buffers back (job.fail runs each release hook).
     let tx;
     try {
-      poolOf(data)?.claim(job, data);
+      for (const buffer of buffers) {
+        const job = new WriteJob(buffer, mode, settler, signal);
+        job.segmentSize = segmentSize ?? 0;
+        job.batchIndex = jobs.length;
+        jobs.push(job);
+        poolOf(buffer)?.claim(job, buffer);
+      }
       tx = transmitterFor(target, 'aioWrite');
     } catch (err) {
-      return job.fail(err as Error);
+      for (const job of jobs) job.cancel();
+      return reject(err);
     }
-    enqueueWhenReady(tx, job);
+    for (const job of jobs) enqueueWhenReady(tx, job);
   });
 }

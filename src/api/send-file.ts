@@ -3,7 +3,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { abortError, rangeError, stateError, typeError, type AiotxError } from '../engine/errors.js';
 import { openFileSource, type FileSource } from '../engine/file-source.js';
-import { FileJob, type Settler, type WriteResult } from '../engine/job.js';
+import { FileJob, PromiseSettler, type WriteResult } from '../engine/job.js';
 import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
 import { checkOptions, checkSignal, enqueueWhenReady } from './arguments.js';
 
@@ -44,7 +44,7 @@ function checkFile(file: unknown): FileSource {
 
 export function sendFile(target: Target, file: string | number | FileHandle, options: SendFileOptions = {}): Promise<WriteResult> {
   return new Promise<WriteResult>((resolve, reject) => {
-    const settler: Settler = { resolve, reject };
+    const settler = new PromiseSettler(resolve, reject);
     checkTarget(target, 'sendFile');
     const source = checkFile(file);
     checkOptions(options, 'sendFile');

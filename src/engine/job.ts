@@ -19,9 +19,22 @@ export interface WriteResult {
 }
 
 
+/** Told once when a job settles: `err` null when it succeeded. */
 export interface Settler {
-  resolve(result: WriteResult): void;
-  reject(err: Error): void;
+  settled(job: Job, err: Error | null): void;
+}
+
+/** The settler of a job that is a promise of its own (one aioWrite or sendFile call). */
+export class PromiseSettler implements Settler {
+  constructor(
+    private readonly resolve: (result: WriteResult) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  settled(job: Job, err: Error | null): void {
+    if (err) this.reject(err);
+    else this.resolve(job.result());
+  }
 }
 
 export abstract class Job {
@@ -110,7 +123,14 @@ export abstract class Job {
     if (this.settled) return;
     this.settled = true;
     this.finish();
-    this.settler.reject(err);
+    this.settler.settled(this, err);
+  }
+
+  /** Never queued (its call failed): lets go of its source without telling its settler. */
+  cancel(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.finish();
   }
 
   /** Every byte accepted, or stopped; either way nothing more will be submitted. */
@@ -128,13 +148,11 @@ export abstract class Job {
     if (this.stopped) return this.fail(this.stopped);
     this.settled = true;
     this.finish();
-    this.settler.resolve({
-      bytes: this.submitted,
-      zeroCopyBytes: this.zeroCopyBytes,
-      copiedBytes: this.copiedBytes,
-      segments: this.segments,
-      backend: this.backend,
-    });
+    this.settler.settled(this, null);
+  }
+
+  result(): WriteResult {
+    return { bytes: this.submitted, zeroCopyBytes: this.zeroCopyBytes, copiedBytes: this.copiedBytes, segments: this.segments, backend: this.backend };
   }
 
   /** Runs once when the job settles either way. */
@@ -167,6 +185,8 @@ export class WriteJob extends Job {
   wiredSlot = -1;
   /** UDP GSO: the stack cuts this datagram into datagrams of this size (0: one datagram). */
   segmentSize = 0;
+  /** Its place in a batch (see batch.ts); 0 for a write of its own. */
+  batchIndex = 0;
 
   constructor(
     readonly data: ArrayBufferView | ArrayBuffer,
