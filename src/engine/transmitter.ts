@@ -70,6 +70,7 @@ export class Transmitter implements poller.Watcher {
   private failure: AiotxError | null = null;
   private retired = false;
   private retireTimer: NodeJS.Immediate | null = null;
+  private restoreTimer: NodeJS.Immediate | null = null;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -316,7 +317,9 @@ export class Transmitter implements poller.Watcher {
     const idle = this.idle;
     poller.setActive(this, !idle);
     if (!idle) return;
-    this.restoreSegmentSize();
+    // Restored once the socket had no job for a turn: a loop of GSO writes, each queued as the
+    // previous settles, would otherwise pay two setsockopt calls per write.
+    if (this.segmentSize !== this.origin.udpSegment) this.restoreTimer ??= setImmediate(this.restoreWhenIdle).unref();
     if (this.idleWaiters.length > 0) for (const done of this.idleWaiters.splice(0)) done();
     if (this.failure) return this.retire();
     // A raw fd's duplicate is closed soon after the last job, so closing the caller's fd closes
@@ -327,6 +330,11 @@ export class Transmitter implements poller.Watcher {
       if (this.idle) this.retire();
     }).unref();
   }
+
+  private readonly restoreWhenIdle = () => {
+    this.restoreTimer = null;
+    if (this.idle) this.restoreSegmentSize();
+  };
 
   /** Leaves UDP_SEGMENT as aiotx found it, so the caller's own sends are not cut up. */
   private restoreSegmentSize(): void {
@@ -339,6 +347,9 @@ export class Transmitter implements poller.Watcher {
     this.retired = true;
     if (this.retireTimer) clearImmediate(this.retireTimer);
     this.retireTimer = null;
+    if (this.restoreTimer) clearImmediate(this.restoreTimer);
+    this.restoreTimer = null;
+    this.restoreSegmentSize();
     this.failure ??= stateError('the transmitter retired', 'ERR_SOCKET_CLOSED');
     poller.unwatch(this.fd, this);
     this.onRetire(this);
