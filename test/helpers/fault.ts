@@ -50,11 +50,15 @@ export interface ChildRun {
 }
 
 /**
- * Runs `prelude + body` in a child node, under `wrapper` (a launcher: seccomp, prlimit...) when
+ * Runs `prelude + body` (`body` alone when `bare`) in a child node, under `wrapper` (a launcher: seccomp, prlimit...) when
  * given. A child still running after `hangAfterMs` is killed and reported as hung.
  */
-export function runScenario(body: string, options: { env?: NodeJS.ProcessEnv; wrapper?: string[]; hangAfterMs?: number; nodeArgs?: string[] } = {}): ChildRun {
-  const argv = [...(options.wrapper ?? []), process.execPath, ...(options.nodeArgs ?? []), '--input-type=module', '-e', prelude + body];
+export function runScenario(
+  body: string,
+  options: { env?: NodeJS.ProcessEnv; wrapper?: string[]; hangAfterMs?: number; nodeArgs?: string[]; bare?: boolean } = {},
+): ChildRun {
+  const script = options.bare ? body : prelude + body;
+  const argv = [...(options.wrapper ?? []), process.execPath, ...(options.nodeArgs ?? []), '--input-type=module', '-e', script];
   const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
