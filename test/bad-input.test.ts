@@ -159,7 +159,7 @@ describe('bad input', () => {
     { kind: 'aioWrite data: an array of numbers', call: () => aioWrite(pair.client, [1, 2] as never), expect: typeErr() },
     { kind: 'aioWrite data: null', call: () => aioWrite(pair.client, null as never), expect: typeErr() },
     { kind: 'aioWrite data: a SharedArrayBuffer', call: () => aioWrite(pair.client, new SharedArrayBuffer(8) as never), expect: typeErr() },
-    { kind: 'aioWrite data: a Uint8Array over a SharedArrayBuffer', call: () => aioWrite(pair.client, new Uint8Array(new SharedArrayBuffer(8))), expect: typeErr(), todo: 'issue 9 item 21' },
+    { kind: 'aioWrite data: a Uint8Array over a SharedArrayBuffer', call: () => aioWrite(pair.client, new Uint8Array(new SharedArrayBuffer(8))), expect: typeErr() },
     { kind: 'aioWrite data: a detached ArrayBuffer', call: () => aioWrite(pair.client, detachedView().buffer), expect: { code: 'ERR_INVALID_STATE' } },
     { kind: 'aioWrite data: a view of a detached ArrayBuffer', call: () => aioWrite(pair.client, detachedView()), expect: { code: 'ERR_INVALID_STATE' } },
     // aioWrite: the options
@@ -191,11 +191,11 @@ describe('bad input', () => {
       },
       expect: { code: 'EBADF' },
     },
-    { kind: 'sendFile file: a directory', call: () => sendFile(pair.client, dir), expect: NOT_REGULAR, todo: 'issue 9 item 9' },
-    { kind: 'sendFile file: /dev/zero', call: () => sendFile(pair.client, '/dev/zero'), expect: NOT_REGULAR, todo: 'issue 9 item 9' },
-    { kind: 'sendFile file: a socket fd', call: () => sendFile(pair.client, fdOf(pair.server)), expect: NOT_REGULAR, todo: 'issue 9 item 9' },
+    { kind: 'sendFile file: a directory', call: () => sendFile(pair.client, dir), expect: NOT_REGULAR },
+    { kind: 'sendFile file: /dev/zero', call: () => sendFile(pair.client, '/dev/zero'), expect: NOT_REGULAR },
+    { kind: 'sendFile file: a socket fd', call: () => sendFile(pair.client, fdOf(pair.server)), expect: NOT_REGULAR },
     // sendFile: target and range
-    { kind: 'sendFile target: a datagram socket', call: () => sendFile(connectedUdp.tx, file), expect: typeErr('ERR_INVALID_ARG_VALUE'), todo: 'issue 9 item 21' },
+    { kind: 'sendFile target: a datagram socket', call: () => sendFile(connectedUdp.tx, file), expect: typeErr('ERR_INVALID_ARG_VALUE') },
     { kind: 'sendFile target: a regular file fd', call: () => withFileFd((fd) => sendFile(fd, file)), expect: { code: 'ENOTSOCK' } },
     { kind: 'sendFile options: null', call: () => sendFile(pair.client, file, null as never), expect: typeErr() },
     { kind: 'sendFile options.offset: negative', call: () => sendFile(pair.client, file, { offset: -1 }), expect: rangeErr() },
@@ -274,7 +274,7 @@ describe('bad input', () => {
     });
   }
 
-  it('aioWrite data: a buffer detached after the call, while queued', { todo: 'issue 9 item 14' }, async () => {
+  it('aioWrite data: a buffer detached after the call, while queued', async () => {
     const p = await tcpPair();
     try {
       p.server.pause();
@@ -293,7 +293,7 @@ describe('bad input', () => {
 
   // In a child: opening a FIFO for reading blocks until a writer comes, so a wrong answer would
   // hold a thread-pool thread (and the process) for good.
-  it('sendFile file: a FIFO', { todo: 'issue 9 item 9' }, async () => {
+  it('sendFile file: a FIFO', async () => {
     const run = runScenario(
       `
       const srv = net.createServer((s) => s.resume());
@@ -303,7 +303,7 @@ describe('bad input', () => {
       const after = await aioWrite(c, Buffer.from('still fine')).then((w) => w.bytes, (e) => e.code);
       c.destroy(); srv.close();
       report({ r, after });`,
-      { hangAfterMs: 5_000 }, // a guard for the todo: the right answer takes a stat()
+      { hangAfterMs: 5_000 }, // a guard: a FIFO opened for reading would block until a writer comes
     );
     const out = (await run.next()) as { r: { code?: string }; after: number };
     await assertCleanExit(run);
@@ -317,10 +317,10 @@ describe('bad input', () => {
   const environments: { kind: string; env: NodeJS.ProcessEnv; code: string; todo?: string }[] = [
     { kind: 'AIOTX_BACKEND=fast', env: { AIOTX_BACKEND: 'fast' }, code: 'ERR_INVALID_ARG_VALUE' },
     { kind: 'AIOTX_BACKEND=garbage bytes', env: { AIOTX_BACKEND: '\u00ff\u0001;rm' }, code: 'ERR_INVALID_ARG_VALUE' },
-    { kind: 'AIOTX_ZEROCOPY=sometimes', env: { AIOTX_ZEROCOPY: 'sometimes' }, code: 'ERR_INVALID_ARG_VALUE', todo: 'issue 9 item 16' },
-    { kind: 'AIOTX_ZEROCOPY=eth0=maybe', env: { AIOTX_ZEROCOPY: 'eth0=maybe' }, code: 'ERR_INVALID_ARG_VALUE', todo: 'issue 9 item 16' },
-    { kind: 'AIOTX_ZEROCOPY_THRESHOLD=-1', env: { AIOTX_ZEROCOPY_THRESHOLD: '-1' }, code: 'ERR_INVALID_ARG_VALUE', todo: 'issue 9 item 16' },
-    { kind: 'AIOTX_ZEROCOPY_THRESHOLD=lots', env: { AIOTX_ZEROCOPY_THRESHOLD: 'lots' }, code: 'ERR_INVALID_ARG_VALUE', todo: 'issue 9 item 16' },
+    { kind: 'AIOTX_ZEROCOPY=sometimes', env: { AIOTX_ZEROCOPY: 'sometimes' }, code: 'ERR_AIOTX_BAD_ENVIRONMENT' },
+    { kind: 'AIOTX_ZEROCOPY=eth0=maybe', env: { AIOTX_ZEROCOPY: 'eth0=maybe' }, code: 'ERR_AIOTX_BAD_ENVIRONMENT' },
+    { kind: 'AIOTX_ZEROCOPY_THRESHOLD=-1', env: { AIOTX_ZEROCOPY_THRESHOLD: '-1' }, code: 'ERR_AIOTX_BAD_ENVIRONMENT' },
+    { kind: 'AIOTX_ZEROCOPY_THRESHOLD=lots', env: { AIOTX_ZEROCOPY_THRESHOLD: 'lots' }, code: 'ERR_AIOTX_BAD_ENVIRONMENT' },
   ];
   for (const e of environments) {
     it(`environment: ${e.kind}`, { todo: e.todo }, async () => {
@@ -349,8 +349,8 @@ describe('bad input', () => {
 
   it(`counts at least 30 kinds of bad input`, (t) => {
     const kinds = cases.length + 2 + environments.length;
-    const todo = cases.filter((c) => c.todo).length + 2 + environments.filter((e) => e.todo).length;
-    t.diagnostic(`bad input: ${kinds} kinds, ${kinds - todo} answered clearly today, ${todo} todo (issue 9 items 9, 14, 16, 19, 21)`);
+    const todo = cases.filter((c) => c.todo).length + environments.filter((e) => e.todo).length;
+    t.diagnostic(`bad input: ${kinds} kinds, ${kinds - todo} answered clearly today, ${todo} todo`);
     console.log(`bad input: ${kinds} kinds, ${kinds - todo} answered clearly today, ${todo} todo`);
     assert.ok(kinds >= 30);
   });
