@@ -138,6 +138,62 @@ test('serve: bad control input closes that connection with a reason; the server 
   }
 });
 
+test('serve: a failure while answering closes that connection only; the server keeps serving', async () => {
+  const logs: string[] = [];
+  const server = await startServer({ host: '127.0.0.1', port: 0, verify: false, log: (l) => logs.push(l) });
+  const cpuUsage = process.cpuUsage;
+  try {
+    // Not a protocol error: something the server itself calls fails while answering 'start'.
+    process.cpuUsage = (() => {
+      throw new Error('simulated failure');
+    }) as typeof process.cpuUsage;
+    const text = await controlExchange(server, '{"op":"start"}\n');
+    process.cpuUsage = cpuUsage;
+    assert.match(text, /"op":"error","message":"internal error: simulated failure"/);
+    assert.match(logs.join('\n'), /control connection from 127\.0\.0\.1:\d+: internal error: simulated failure; closing it/);
+    const { client } = await ControlClient.connect('127.0.0.1', server.controlPort);
+    await client.start();
+    client.close();
+  } finally {
+    process.cpuUsage = cpuUsage;
+    await server.close();
+  }
+});
+
+test('serve: a client that never reads its replies is paused, then answered in full once it reads', async () => {
+  let paused!: () => void;
+  const pausedLog = new Promise<string>((resolve) => (paused = () => resolve('paused')));
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    verify: false,
+    log: (l) => /replies not being read/.test(l) && paused(),
+  });
+  try {
+    const socket = connect(server.controlPort, '127.0.0.1');
+    await once(socket, 'connect');
+    const line = '{"op":"hello","version":1}\n';
+    const count = Math.floor((20 << 20) / line.length);
+    // More than every socket buffer between the two ends can hold: the write completes only if
+    // the server reads it all, i.e. queues every reply in memory for a client that does not read.
+    const accepted = new Promise<string>((resolve) => socket.write(line.repeat(count), () => resolve('accepted')));
+    assert.equal(await Promise.race([accepted, pausedLog]), 'paused', 'the server stops reading before it has taken 20 MiB of requests');
+    let replies = 0;
+    let first = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => {
+      if (first === '') first = c.slice(0, c.indexOf('\n'));
+      for (let i = c.indexOf('\n'); i !== -1; i = c.indexOf('\n', i + 1)) replies++;
+      if (replies === count) socket.end();
+    });
+    await once(socket, 'close');
+    assert.equal(replies, count, 'every request answered once the client reads');
+    assert.equal((JSON.parse(first) as { op: string }).op, 'hello');
+  } finally {
+    await server.close();
+  }
+});
+
 test('serve without --verify drops streams in native threads and counts every byte', async () => {
   const server = await startServer({ host: '127.0.0.1', port: 0, verify: false, log: () => {} });
   try {

@@ -1,8 +1,10 @@
 // `aiotx serve`: the bench's receiver. A control listener speaks control-protocol.ts; a data
 // listener on the next port accepts the sender's streams and drops their bytes in a native
 // thread each (no JavaScript per chunk), or with `verify` reads them in JavaScript and hashes
-// them (sha256) so the sender can check every byte. Bad control input closes that connection
-// with a log line; the server keeps serving.
+// them (sha256) so the sender can check every byte. Bad control input, or any failure while
+// answering it, closes that connection with a log line; the server keeps serving. A client that
+// sends requests without reading the replies is paused (at most MAX_QUEUED_LINES requests and
+// one socket buffer of replies are held for it), so it costs bounded memory.
 import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -37,6 +39,9 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
+/** Control requests read but not yet answered, per connection; past it the server stops reading. */
+const MAX_QUEUED_LINES = 64;
+
 /** Data connections open at once (the bench opens at most 64 per run). */
 const MAX_DATA_STREAMS = 512;
 
@@ -55,11 +60,26 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
+/** Resolves once the socket's write buffer drained, or it closed. */
+function drainedOrClosed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
 export async function startServer(options: ServeOptions): Promise<BenchServer> {
   const keep = options.keepStreams ?? 1024;
   const streams = new Map<string, StreamState>();
   const open = new Set<Socket>();
   const stops = new Set<() => void>();
+  // Read once: os.cpus() parses /proc on every call, too slow to answer a flood of hellos with.
+  const cpuCount = cpus().length;
   let dataSockets = 0;
 
   function stateOf(peer: string): StreamState {
@@ -138,16 +158,59 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
     const who = peerName(socket.remoteAddress, socket.remotePort);
     const reader = new LineReader();
     let cpuAtStart: NodeJS.CpuUsage | null = null;
-    // Requests are answered in order, one at a time.
-    let queue = Promise.resolve();
+    // Requests are answered in order, one at a time; `pending` holds those read but not answered.
+    const pending: string[] = [];
+    let answering = false;
+    let throttled = false;
+    let saidSlow = false;
+    const closed = () => socket.destroyed || socket.writableEnded;
     const reply = (m: ServerMessage) => {
       if (!socket.destroyed) socket.write(encode(m));
     };
     const reject = (why: string) => {
       options.log(`aiotx serve: control connection from ${who}: ${why}; closing it`);
+      pending.length = 0;
       reply({ op: 'error', message: why });
       socket.end();
       socket.destroySoon();
+    };
+    const answer = async (line: string) => {
+      const m = parseClientMessage(line);
+      if (m.op === 'hello') {
+        const dataPort = (dataServer.address() as AddressInfo).port;
+        reply({ op: 'hello', version: PROTOCOL_VERSION, dataPort, verify: options.verify, cpus: cpuCount });
+      } else if (m.op === 'start') {
+        cpuAtStart = process.cpuUsage();
+        reply({ op: 'started' });
+      } else {
+        const reports = await waitForStreams(m.streams);
+        const cpuSeconds = cpuAtStart === null ? 0 : cpuSecondsBetween(cpuAtStart, process.cpuUsage());
+        reply({ op: 'stopped', cpuSeconds, streams: reports });
+      }
+    };
+    const pump = async () => {
+      if (answering) return;
+      answering = true;
+      while (pending.length > 0 && !closed()) {
+        try {
+          await answer(pending.shift()!);
+        } catch (err) {
+          // Whatever went wrong costs this connection only, never the server.
+          reject(err instanceof ProtocolError ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`);
+          break;
+        }
+        if (socket.writableNeedDrain) {
+          // A client that does not read its replies: stop answering (and, below, reading) until it does.
+          if (!saidSlow) options.log(`aiotx serve: control connection from ${who}: replies not being read; waiting for them to be`);
+          saidSlow = true;
+          await drainedOrClosed(socket);
+        }
+        if (throttled && pending.length <= MAX_QUEUED_LINES / 2) {
+          throttled = false;
+          socket.resume();
+        }
+      }
+      answering = false;
     };
     socket.setEncoding('utf8');
     socket.on('error', () => {});
@@ -159,28 +222,13 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
         socket.pause();
         return reject((err as Error).message);
       }
-      for (const line of lines) {
-        queue = queue.then(async () => {
-          if (socket.destroyed || socket.writableEnded) return;
-          try {
-            const m = parseClientMessage(line);
-            if (m.op === 'hello') {
-              const dataPort = (dataServer.address() as AddressInfo).port;
-              reply({ op: 'hello', version: PROTOCOL_VERSION, dataPort, verify: options.verify, cpus: cpus().length });
-            } else if (m.op === 'start') {
-              cpuAtStart = process.cpuUsage();
-              reply({ op: 'started' });
-            } else {
-              const reports = await waitForStreams(m.streams);
-              const cpuSeconds = cpuAtStart === null ? 0 : cpuSecondsBetween(cpuAtStart, process.cpuUsage());
-              reply({ op: 'stopped', cpuSeconds, streams: reports });
-            }
-          } catch (err) {
-            if (!(err instanceof ProtocolError)) throw err;
-            reject(err.message);
-          }
-        });
+      if (closed()) return;
+      pending.push(...lines);
+      if (pending.length >= MAX_QUEUED_LINES && !throttled) {
+        throttled = true;
+        socket.pause();
       }
+      void pump();
     });
   }
 
