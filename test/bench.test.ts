@@ -194,6 +194,36 @@ test('serve: a client that never reads its replies is paused, then answered in f
   }
 });
 
+/** Whether /proc/net/tcp still lists a connection from local port `from` to port `to`. */
+function tcpConnectionListed(from: number, to: number): boolean {
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').some((l) => l.includes(`:${hex(from)} `) && l.includes(`:${hex(to)} `));
+}
+
+test('serve: a new stream from the port of an earlier unclaimed one gets its own report', async () => {
+  const server = await startServer({ host: '127.0.0.1', port: 0, verify: false, log: () => {} });
+  try {
+    const { client, hello } = await ControlClient.connect('127.0.0.1', server.controlPort);
+    const first = connect(hello.dataPort, '127.0.0.1');
+    first.on('error', () => {});
+    await once(first, 'connect');
+    const localPort = first.localPort!;
+    first.write(randomBytes(1000));
+    // A reset leaves no TIME_WAIT, so the port can be bound again; the server keeps its report.
+    first.resetAndDestroy();
+    while (tcpConnectionListed(localPort, hello.dataPort)) await new Promise((r) => setTimeout(r, 20));
+    await client.start();
+    const second = connect({ port: hello.dataPort, host: '127.0.0.1', localPort });
+    await once(second, 'connect');
+    second.end(randomBytes(70_000));
+    const stopped = await client.stop([`127.0.0.1:${localPort}`]);
+    assert.deepEqual(stopped.streams.map((s) => [s.bytes, s.error]), [[70_000, null]]);
+    client.close();
+  } finally {
+    await server.close();
+  }
+});
+
 test('serve without --verify drops streams in native threads and counts every byte', async () => {
   const server = await startServer({ host: '127.0.0.1', port: 0, verify: false, log: () => {} });
   try {

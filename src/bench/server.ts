@@ -111,6 +111,8 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     const peer = peerName(socket.remoteAddress, socket.remotePort);
+    // An unclaimed end of an earlier stream from the same address and port is not this one's.
+    if (streams.get(peer)?.report) streams.delete(peer);
     stateOf(peer);
     if (options.verify) {
       const hash = createHash('sha256');
