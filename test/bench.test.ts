@@ -17,6 +17,7 @@ import { LineReader, MAX_LINE, parseClientMessage, ProtocolError } from '../src/
 import { parseProcStat, ratio, serviceDemand, systemCpuPercent } from '../src/bench/cpu-accounting.js';
 import { addRatios, type CellResult } from '../src/bench/run-bench.js';
 import { startServer, type BenchServer } from '../src/bench/server.js';
+import { NETPERF_SELECTORS, parseIperf3Json, parseNetperfLine } from '../src/bench/external-rows.js';
 import { referenceSend } from '../src/engine/bench-loops.js';
 import { randomBytes, tcpPair, closeAllPairs } from './helpers/sockets.js';
 
@@ -28,6 +29,10 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
   await closeAllPairs();
 });
+
+function onPath(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+}
 
 function aiotx(...args: string[]) {
   return spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 240_000 });
@@ -84,6 +89,21 @@ test('CPU accounting: /proc/stat, service demand and ratios against hand-compute
   assert.ok(Math.abs(cells[1]!.cpuPerGBVsReference! - 1.1) < 1e-12);
   assert.ok(Math.abs(cells[1]!.cpuPerGBVsWrite! - 0.88) < 1e-12);
   assert.equal(cells[2]!.gbitVsReference, 1);
+});
+
+test('external rows: iperf3 --json and netperf -o lines parsed, anything else refused with the reason', () => {
+  const iperf = { end: { sum_sent: { bytes: 5e9, seconds: 2 }, cpu_utilization_percent: { host_total: 50, remote_total: 25 } } };
+  assert.deepEqual(parseIperf3Json(JSON.stringify(iperf)), { bytes: 5e9, wallSeconds: 2, cpuSeconds: 1, receiverCpuSeconds: 0.5 });
+  assert.throws(() => parseIperf3Json('{"error":"unable to connect to server: Connection refused"}'), /iperf3: unable to connect/);
+  for (const bad of ['', 'Connecting to host', '[]', '{"end":{}}', JSON.stringify({ end: { ...iperf.end, sum_sent: { bytes: -1, seconds: 2 } } })]) {
+    assert.throws(() => parseIperf3Json(bad), /iperf3/, bad);
+  }
+  assert.equal(NETPERF_SELECTORS, 'THROUGHPUT,THROUGHPUT_UNITS,ELAPSED_TIME,LOCAL_CPU_UTIL,REMOTE_CPU_UTIL');
+  // 8000 Mbit/s for 2 s = 2e9 bytes; 25% of all 2 CPUs for 2 s = 1 CPU second.
+  assert.deepEqual(parseNetperfLine('8000.00,10^6bits/s,2.00,25.00,12.50\n', 2), { bytes: 2e9, wallSeconds: 2, cpuSeconds: 1, receiverCpuSeconds: 0.5 });
+  for (const bad of ['', '8000,10^3bits/s,2,1,1', '8000,10^6bits/s,0,1,1', 'x,10^6bits/s,2,1,1', '1,10^6bits/s,2,1']) {
+    assert.throws(() => parseNetperfLine(bad, 2), /netperf printed/, bad);
+  }
 });
 
 test('control lines are capped and validated', () => {
@@ -287,8 +307,23 @@ test('bench end to end: every method runs, every stream verified by sha256; repo
   writeFileSync(json, r.stdout);
   const report = JSON.parse(r.stdout) as { note: string; results: CellResult[] };
   assert.match(report.note, /^loopback/);
-  assert.deepEqual(report.results.map((c) => c.method), ['write', 'aio-copy', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy', 'sendfile', 'reference']);
+  assert.deepEqual(report.results.map((c) => c.method), [
+    'write', 'aio-copy', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy', 'sendfile', 'reference',
+    'iperf3', 'iperf3-sendfile', 'netperf', 'netperf-sendfile',
+  ]);
   for (const c of report.results) {
+    if (c.external) {
+      const tool = c.method.startsWith('iperf3') ? 'iperf3' : 'netperf';
+      if (onPath(tool)) assert.equal(c.status, 'ok', `${c.method}: ${c.reason}`);
+      else {
+        assert.equal(c.status, 'unavailable');
+        assert.match(c.reason!, tool === 'iperf3' ? /iperf3 not installed \(Debian\/Ubuntu: apt-get install iperf3\)/ : /netperf not installed .*--netperf PATH/);
+        continue;
+      }
+      assert.ok(c.bytes > 0 && c.cpuSeconds > 0 && c.gbitVsReference !== null, `${c.method}: parsed figures and a ratio to reference`);
+      if (tool === 'iperf3') assert.ok(c.receiverPercent > 0, 'iperf3 reports its server\'s CPU');
+      continue;
+    }
     if (c.status === 'unavailable') {
       // A machine without io_uring (or with too little RLIMIT_MEMLOCK): said, not hidden.
       assert.ok(c.method.startsWith('aio-zc-') && c.reason, `${c.method}: ${c.reason}`);

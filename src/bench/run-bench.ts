@@ -2,7 +2,10 @@
 // methods alike), repeated, each run a sender process of its own against one `aiotx serve`
 // (a local child, or --host). Runs are reduced to medians, then to ratios against `reference`
 // and `write` of the same size.
-import { cpus, release } from 'node:os';
+import { randomFillSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { probe } from '../index.js';
 import { METHOD_SETUP, type Method, type SenderJob, type SenderSample } from './bench-methods.js';
@@ -17,6 +20,7 @@ import {
   ratio,
   serviceDemand,
 } from './cpu-accounting.js';
+import { findExternalTools, runExternal, type ExternalSample, type ExternalTools } from './external-rows.js';
 import { startLocalServer } from './local-server.js';
 
 export interface BenchOptions {
@@ -34,6 +38,8 @@ export interface BenchOptions {
   host: { host: string; port: number } | null;
   /** Hash every stream at both ends and fail on any difference. */
   verify: boolean;
+  /** netperf binary for the netperf rows (else found on PATH); netserver must sit beside it. */
+  netperf: string | null;
 }
 
 export interface RunFigures {
@@ -59,6 +65,8 @@ export interface RunFigures {
 export interface CellResult extends RunFigures {
   method: Method;
   size: number;
+  /** An external tool's row (iperf3, netperf): its own sender, server and CPU accounting. */
+  external: boolean;
   /** ok: measured; unavailable: this machine cannot run it; failed: it broke (reason says how). */
   status: 'ok' | 'unavailable' | 'failed';
   reason: string | null;
@@ -116,7 +124,7 @@ function figuresOf(s: SenderSample, receiverCpuSeconds: number): RunFigures {
 
 function emptyCell(method: Method, size: number): CellResult {
   return {
-    method, size, status: 'ok', reason: null, backend: null,
+    method, size, external: METHOD_SETUP[method].external !== null, status: 'ok', reason: null, backend: null,
     bytes: NaN, wallSeconds: NaN, cpuSeconds: NaN, gbitPerSecond: NaN, cpuPercent: NaN, cpuSecondsPerGB: NaN,
     serviceDemand: NaN, systemPercent: NaN, softirqPercent: NaN, receiverPercent: NaN, copiedShare: null,
     gbitVsReference: null, cpuPerGBVsReference: null, gbitVsWrite: null, cpuPerGBVsWrite: null, runs: [],
@@ -150,8 +158,30 @@ export function addRatios(results: CellResult[]): void {
   }
 }
 
+function externalFigures(s: ExternalSample): RunFigures {
+  return {
+    bytes: s.bytes,
+    wallSeconds: s.wallSeconds,
+    cpuSeconds: s.cpuSeconds,
+    gbitPerSecond: gigabitsPerSecond(s.bytes, s.wallSeconds),
+    cpuPercent: cpuPercentOfOneCore(s.cpuSeconds, s.wallSeconds),
+    cpuSecondsPerGB: cpuSecondsPerGB(s.cpuSeconds, s.bytes),
+    serviceDemand: serviceDemand(s.cpuSeconds, s.bytes),
+    systemPercent: s.systemPercent,
+    softirqPercent: s.softirqPercent,
+    receiverPercent: s.receiverCpuSeconds === null ? NaN : cpuPercentOfOneCore(s.receiverCpuSeconds, s.wallSeconds),
+    copiedShare: null,
+  };
+}
+
 /** Why this machine cannot run `method`, or null. */
-function unavailableReason(method: Method): string | null {
+function unavailableReason(method: Method, tools: ExternalTools, remote: boolean): string | null {
+  const external = METHOD_SETUP[method].external;
+  if (external !== null) {
+    if (remote) return 'external rows run on loopback only, against their own servers';
+    const tool = tools[external];
+    return 'missing' in tool ? tool.missing : null;
+  }
   const needs = METHOD_SETUP[method].needs;
   if (needs === null) return null;
   const status = probe().backends[needs];
@@ -172,19 +202,26 @@ function checkStreams(sample: SenderSample, received: { peer: string; bytes: num
 
 export async function runBench(options: BenchOptions, onCellStart: (cell: CellStart) => void = () => {}): Promise<BenchReport> {
   const local = options.host === null ? await startLocalServer(options.verify) : null;
+  const cleanups: (() => void)[] = [];
   const where = local ? { host: local.host, port: local.port } : options.host!;
   try {
     const { client, hello } = await ControlClient.connect(where.host, where.port);
     try {
       if (options.verify && !hello.verify) throw new Error(`--verify: the server at ${where.host}:${where.port} does not hash streams; start it with 'aiotx serve --verify'`);
       const results: CellResult[] = [];
+      const tools = findExternalTools(options.netperf);
+      // netperf TCP_SENDFILE sends from a file; one of the largest size serves every size.
+      const scratch = mkdtempSync(join(tmpdir(), 'aiotx-bench-'));
+      const sendfileSource = join(scratch, 'data');
+      writeFileSync(sendfileSource, randomFillSync(Buffer.allocUnsafe(Math.max(...options.sizes))));
+      cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
       const total = options.sizes.length * options.repeat * options.methods.length;
       let index = 0;
       for (const size of options.sizes) {
         const cells = new Map(options.methods.map((m) => [m, emptyCell(m, size)]));
         const backends = new Map<Method, string[]>(options.methods.map((m) => [m, []]));
         for (const m of options.methods) {
-          const why = unavailableReason(m);
+          const why = unavailableReason(m, tools, local === null);
           if (why) Object.assign(cells.get(m)!, { status: 'unavailable', reason: why });
         }
         for (let run = 1; run <= options.repeat; run++) {
@@ -193,6 +230,16 @@ export async function runBench(options: BenchOptions, onCellStart: (cell: CellSt
             const cell = cells.get(method)!;
             if (cell.status !== 'ok') continue;
             onCellStart({ index, total, method, size, run });
+            const external = METHOD_SETUP[method].external;
+            if (external !== null) {
+              try {
+                const job = { tool: external, sendfile: method.endsWith('-sendfile'), size, durationSeconds: options.durationSeconds, sendfileSource };
+                cell.runs.push(externalFigures(await runExternal(tools, job)));
+              } catch (err) {
+                Object.assign(cell, { status: 'failed', reason: (err as Error).message });
+              }
+              continue;
+            }
             const job: SenderJob = {
               method, host: where.host, port: hello.dataPort, size, depth: options.depth, streams: options.streams,
               durationSeconds: options.durationSeconds, noDelay: options.noDelay, verify: options.verify,
@@ -233,6 +280,7 @@ export async function runBench(options: BenchOptions, onCellStart: (cell: CellSt
       client.close();
     }
   } finally {
+    for (const c of cleanups) c();
     await local?.stop();
   }
 }
