@@ -65,6 +65,13 @@ export interface SenderJob {
   noDelay: boolean;
   /** Hash every stream as it is sent (sha256), for the server to compare. */
   verify: boolean;
+  /** Bytes (hex) each data connection opens with, before the stream: an iperf3 peer's cookie. */
+  preamble: string | null;
+  /**
+   * Wait for the server to close each data connection after our end (aiotx serve does); an
+   * iperf3 server keeps them open until the test is over, so then only our side is flushed.
+   */
+  awaitClose: boolean;
 }
 
 export interface SentStream {

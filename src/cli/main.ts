@@ -41,7 +41,7 @@ Options:
 `;
 
 const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duration SECS] [--depth N] [--streams N]
-                   [--repeat N] [--nodelay] [--host HOST:PORT] [--verify] [--netperf PATH]
+                   [--repeat N] [--nodelay] [--host HOST:PORT [--peer aiotx|iperf3]] [--verify] [--netperf PATH]
                    [--report DIR] [--json]
        aiotx bench --sink [--duration SECS] [--depth N] [--repeat N]
                    [--datagram-size SIZE] [--segment-size N] [--json]
@@ -86,6 +86,9 @@ Options:
   --nodelay             TCP_NODELAY on the sender (Nagle holds small segments until the previous
                         is ACKed, and a zero-copy write settles only on that ACK)
   --host HOST:PORT      measure against 'aiotx serve' at HOST:PORT instead of loopback
+  --peer KIND           what listens at --host: 'aiotx' (aiotx serve, the default) or 'iperf3'
+                        (a stock iperf3 -s, e.g. HOST:5201, driven through iperf3's own control
+                        protocol; the receiver column is then iperf3's CPU figure)
   --verify              hash every stream at both ends (sha256) and fail on any difference
                         (the server must run with --verify; hashing costs CPU at both ends)
   --netperf PATH        the netperf binary for the netperf rows (default: netperf on PATH);
@@ -162,6 +165,7 @@ const COMMANDS: Record<string, Command> = {
       verify: { type: 'boolean' },
       report: { type: 'string' },
       netperf: { type: 'string' },
+      peer: { type: 'string' },
       sink: { type: 'boolean' },
       'datagram-size': { type: 'string' },
       'segment-size': { type: 'string' },
@@ -172,6 +176,10 @@ const COMMANDS: Record<string, Command> = {
       for (const flag of ['datagram-size', 'segment-size']) {
         if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --sink only`, 'bench');
       }
+      const peer = String(values.peer ?? 'aiotx');
+      if (peer !== 'aiotx' && peer !== 'iperf3') throw new UsageError(`--peer must be 'aiotx' or 'iperf3', got '${peer}'`, 'bench');
+      if (values.peer !== undefined && values.host === undefined) throw new UsageError('--peer needs --host (the peer to drive)', 'bench');
+      if (peer === 'iperf3' && values.verify === true) throw new UsageError('--verify needs an aiotx serve peer (iperf3 -s does not hash streams)', 'bench');
       const { parseMethodList } = await import('../bench/bench-methods.js');
       const options = {
         sizes: parsed(() => parseSizeList(String(values.sizes ?? '32K,256K,512K,1M')), '--sizes'),
@@ -184,6 +192,7 @@ const COMMANDS: Record<string, Command> = {
         host: values.host === undefined ? null : parsed(() => parseHostPort(String(values.host)), '--host'),
         verify: values.verify === true,
         netperf: values.netperf === undefined ? null : String(values.netperf),
+        peer: peer as 'aiotx' | 'iperf3',
         json: values.json === true,
         reportDir: values.report === undefined ? null : String(values.report),
       };
@@ -239,7 +248,7 @@ const MAX_UDP_PAYLOAD = 65507;
 async function runSink(values: Values): Promise<void> {
   if (values.sizes !== undefined) throw new UsageError('--sizes does not apply to --sink (its writes are --datagram-size bytes)', 'bench');
   if (values.nodelay !== undefined) throw new UsageError('--nodelay does not apply to --sink (TCP_NODELAY is a TCP option)', 'bench');
-  for (const flag of ['method', 'streams', 'host', 'verify', 'report', 'netperf']) {
+  for (const flag of ['method', 'streams', 'host', 'verify', 'report', 'netperf', 'peer']) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --sink`, 'bench');
   }
   let datagramSize = 65000;
