@@ -224,17 +224,24 @@ test('serve: a new stream from the port of an earlier unclaimed one gets its own
   const server = await startServer({ host: '127.0.0.1', port: 0, verify: false, log: () => {} });
   try {
     const { client, hello } = await ControlClient.connect('127.0.0.1', server.controlPort);
-    const first = connect(hello.dataPort, '127.0.0.1');
-    first.on('error', () => {});
-    await once(first, 'connect');
-    const localPort = first.localPort!;
-    first.write(randomBytes(1000));
-    // A reset leaves no TIME_WAIT, so the port can be bound again; the server keeps its report.
-    first.resetAndDestroy();
-    while (tcpConnectionListed(localPort, hello.dataPort)) await new Promise((r) => setTimeout(r, 20));
     await client.start();
-    const second = connect({ port: hello.dataPort, host: '127.0.0.1', localPort });
-    await once(second, 'connect');
+    // Another process may take the freed port before we bind it again: then try another one.
+    let second: Socket | null = null;
+    let localPort = 0;
+    for (let attempt = 0; second === null; attempt++) {
+      const first = connect(hello.dataPort, '127.0.0.1');
+      first.on('error', () => {});
+      await once(first, 'connect');
+      localPort = first.localPort!;
+      first.write(randomBytes(1000));
+      // A reset leaves no TIME_WAIT, so the port can be bound again; the server keeps its report.
+      first.resetAndDestroy();
+      while (tcpConnectionListed(localPort, hello.dataPort)) await new Promise((r) => setTimeout(r, 20));
+      const s = connect({ port: hello.dataPort, host: '127.0.0.1', localAddress: '127.0.0.1', localPort });
+      const [err] = (await Promise.race([once(s, 'connect'), once(s, 'error')])) as [Error | undefined];
+      if (err === undefined) second = s;
+      else assert.ok((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 20, err.message);
+    }
     second.end(randomBytes(70_000));
     const stopped = await client.stop([`127.0.0.1:${localPort}`]);
     assert.deepEqual(stopped.streams.map((s) => [s.bytes, s.error]), [[70_000, null]]);

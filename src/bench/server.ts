@@ -48,6 +48,8 @@ const MAX_DATA_STREAMS = 512;
 interface StreamState {
   report: StreamReport | null;
   waiters: (() => void)[];
+  /** A data connection reports into this state (else only a sender waits for it so far). */
+  owned: boolean;
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
@@ -85,7 +87,7 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
   function stateOf(peer: string): StreamState {
     let s = streams.get(peer);
     if (!s) {
-      s = { report: null, waiters: [] };
+      s = { report: null, waiters: [], owned: false };
       streams.set(peer, s);
       // Unclaimed ends of stream from senders that went away must not pile up.
       if (streams.size > keep) for (const [k, v] of streams) if (v.report && streams.size > keep) streams.delete(k);
@@ -93,8 +95,8 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
     return s;
   }
 
-  function finish(peer: string, bytes: number, sha256: string | null, error: string | null): void {
-    const s = stateOf(peer);
+  /** The end of one connection's stream, into that connection's own state. */
+  function finish(s: StreamState, peer: string, bytes: number, sha256: string | null, error: string | null): void {
     s.report = { peer, bytes, sha256, error };
     for (const w of s.waiters.splice(0)) w();
   }
@@ -111,9 +113,12 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     const peer = peerName(socket.remoteAddress, socket.remotePort);
-    // An unclaimed end of an earlier stream from the same address and port is not this one's.
-    if (streams.get(peer)?.report) streams.delete(peer);
-    stateOf(peer);
+    // A state some sender waits on is this stream's; any other (an earlier connection from the
+    // same address and port, ended or still reporting) is not: that one reports into its own.
+    const waiting = streams.get(peer);
+    if (waiting && (waiting.owned || waiting.report)) streams.delete(peer);
+    const state = stateOf(peer);
+    state.owned = true;
     if (options.verify) {
       const hash = createHash('sha256');
       let bytes = 0;
@@ -123,15 +128,15 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
         bytes += chunk.length;
       });
       socket.on('error', (err) => (failure ??= err.message));
-      socket.on('close', () => finish(peer, bytes, failure === null ? hash.digest('hex') : null, failure));
+      socket.on('close', () => finish(state, peer, bytes, failure === null ? hash.digest('hex') : null, failure));
       return;
     }
     socket.on('error', () => {});
     const discard = discardStream(socket);
     stops.add(discard.stop);
     discard.done.then(
-      (bytes) => finish(peer, bytes, null, null),
-      (err: Error) => finish(peer, 0, null, err.message),
+      (bytes) => finish(state, peer, bytes, null, null),
+      (err: Error) => finish(state, peer, 0, null, err.message),
     ).finally(() => {
       stops.delete(discard.stop);
       socket.destroy();
