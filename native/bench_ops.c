@@ -1,5 +1,5 @@
-/* The bench's two C loops: the `reference` sender (plain send() in a tight loop, the floor the
- * JavaScript layers are compared with) and the `serve` receiver's discard thread (recv with
+/* The bench's two C loops: the `reference` sender (plain non-blocking send() until EAGAIN, then
+ * poll(): the floor the JavaScript layers are compared with) and the `serve` receiver's discard thread (recv with
  * MSG_TRUNC, so the kernel drops the bytes without copying them and JavaScript is not called
  * per chunk). */
 #define _GNU_SOURCE
@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -77,17 +78,37 @@ static napi_value js_reference_send(napi_env env, napi_callback_info info) {
     polls[i].fd = fds[i];
     polls[i].events = POLLOUT;
   }
+  /* Send until EAGAIN, and only then wait: a poll() before every send() halves the throughput of
+   * this loop on loopback (measured with scripts/measure/send-floor.c). Sockets take turns, one
+   * send each; poll() runs only once every socket is full. */
+  bool blocked[MAX_REFERENCE_FDS] = {false};
+  size_t nblocked = 0;
   const double deadline = now_ms() + (double)duration;
   int failure = 0;
   while (failure == 0 && now_ms() < deadline) {
-    int ready = poll(polls, count, 50);
-    if (ready < 0 && errno != EINTR) failure = -errno;
-    for (size_t i = 0; ready > 0 && failure == 0 && i < count; i++) {
-      if (!(polls[i].revents & (POLLOUT | POLLERR | POLLHUP))) continue;
+    if (nblocked == count) {
+      int ready = poll(polls, count, 50);
+      if (ready < 0 && errno != EINTR) failure = -errno;
+      for (size_t i = 0; ready > 0 && i < count; i++) {
+        if (blocked[i] && (polls[i].revents & (POLLOUT | POLLERR | POLLHUP))) {
+          blocked[i] = false;
+          nblocked--;
+        }
+      }
+      continue;
+    }
+    for (size_t i = 0; failure == 0 && i < count; i++) {
+      if (blocked[i]) continue;
       size_t off = (size_t)((uint64_t)sent[i] % len);
       ssize_t n = send(fds[i], data + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) sent[i] += (double)n;
-      else if (n < 0 && errno != EAGAIN && errno != EINTR) failure = -errno;
+      if (n > 0) {
+        sent[i] += (double)n;
+      } else if (n < 0 && errno == EAGAIN) {
+        blocked[i] = true;
+        nblocked++;
+      } else if (n < 0 && errno != EINTR) {
+        failure = -errno;
+      }
     }
   }
   if (failure != 0) return ax_int(env, failure);

@@ -17,6 +17,7 @@ import { LineReader, MAX_LINE, parseClientMessage, ProtocolError } from '../src/
 import { parseProcStat, ratio, serviceDemand, systemCpuPercent } from '../src/bench/cpu-accounting.js';
 import { addRatios, type CellResult } from '../src/bench/run-bench.js';
 import { startServer, type BenchServer } from '../src/bench/server.js';
+import { NETPERF_SELECTORS, parseIperf3Json, parseNetperfLine } from '../src/bench/external-rows.js';
 import { referenceSend } from '../src/engine/bench-loops.js';
 import { randomBytes, tcpPair, closeAllPairs } from './helpers/sockets.js';
 
@@ -28,6 +29,10 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
   await closeAllPairs();
 });
+
+function onPath(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+}
 
 function aiotx(...args: string[]) {
   return spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 240_000 });
@@ -86,6 +91,21 @@ test('CPU accounting: /proc/stat, service demand and ratios against hand-compute
   assert.equal(cells[2]!.gbitVsReference, 1);
 });
 
+test('external rows: iperf3 --json and netperf -o lines parsed, anything else refused with the reason', () => {
+  const iperf = { end: { sum_sent: { bytes: 5e9, seconds: 2 }, cpu_utilization_percent: { host_total: 50, remote_total: 25 } } };
+  assert.deepEqual(parseIperf3Json(JSON.stringify(iperf)), { bytes: 5e9, wallSeconds: 2, cpuSeconds: 1, receiverCpuSeconds: 0.5 });
+  assert.throws(() => parseIperf3Json('{"error":"unable to connect to server: Connection refused"}'), /iperf3: unable to connect/);
+  for (const bad of ['', 'Connecting to host', '[]', '{"end":{}}', JSON.stringify({ end: { ...iperf.end, sum_sent: { bytes: -1, seconds: 2 } } })]) {
+    assert.throws(() => parseIperf3Json(bad), /iperf3/, bad);
+  }
+  assert.equal(NETPERF_SELECTORS, 'THROUGHPUT,THROUGHPUT_UNITS,ELAPSED_TIME,LOCAL_CPU_UTIL,REMOTE_CPU_UTIL');
+  // 8000 Mbit/s for 2 s = 2e9 bytes; 25% of all 2 CPUs for 2 s = 1 CPU second.
+  assert.deepEqual(parseNetperfLine('8000.00,10^6bits/s,2.00,25.00,12.50\n', 2), { bytes: 2e9, wallSeconds: 2, cpuSeconds: 1, receiverCpuSeconds: 0.5 });
+  for (const bad of ['', '8000,10^3bits/s,2,1,1', '8000,10^6bits/s,0,1,1', 'x,10^6bits/s,2,1,1', '1,10^6bits/s,2,1']) {
+    assert.throws(() => parseNetperfLine(bad, 2), /netperf printed/, bad);
+  }
+});
+
 test('control lines are capped and validated', () => {
   const reader = new LineReader();
   assert.deepEqual(reader.push('{"op":"start"}\n{"op":'), ['{"op":"start"}']);
@@ -132,6 +152,99 @@ test('serve: bad control input closes that connection with a reason; the server 
     const stopped = await client.stop([local]);
     assert.deepEqual(stopped.streams, [{ peer: local, bytes: payload.length, sha256: createHash('sha256').update(payload).digest('hex'), error: null }]);
     assert.ok(stopped.cpuSeconds >= 0);
+    client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('serve: a failure while answering closes that connection only; the server keeps serving', async () => {
+  const logs: string[] = [];
+  const server = await startServer({ host: '127.0.0.1', port: 0, verify: false, log: (l) => logs.push(l) });
+  const cpuUsage = process.cpuUsage;
+  try {
+    // Not a protocol error: something the server itself calls fails while answering 'start'.
+    process.cpuUsage = (() => {
+      throw new Error('simulated failure');
+    }) as typeof process.cpuUsage;
+    const text = await controlExchange(server, '{"op":"start"}\n');
+    process.cpuUsage = cpuUsage;
+    assert.match(text, /"op":"error","message":"internal error: simulated failure"/);
+    assert.match(logs.join('\n'), /control connection from 127\.0\.0\.1:\d+: internal error: simulated failure; closing it/);
+    const { client } = await ControlClient.connect('127.0.0.1', server.controlPort);
+    await client.start();
+    client.close();
+  } finally {
+    process.cpuUsage = cpuUsage;
+    await server.close();
+  }
+});
+
+test('serve: a client that never reads its replies is paused, then answered in full once it reads', async () => {
+  let paused!: () => void;
+  const pausedLog = new Promise<string>((resolve) => (paused = () => resolve('paused')));
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    verify: false,
+    log: (l) => /replies not being read/.test(l) && paused(),
+  });
+  try {
+    const socket = connect(server.controlPort, '127.0.0.1');
+    await once(socket, 'connect');
+    const line = '{"op":"hello","version":1}\n';
+    const count = Math.floor((20 << 20) / line.length);
+    // More than every socket buffer between the two ends can hold: the write completes only if
+    // the server reads it all, i.e. queues every reply in memory for a client that does not read.
+    const accepted = new Promise<string>((resolve) => socket.write(line.repeat(count), () => resolve('accepted')));
+    assert.equal(await Promise.race([accepted, pausedLog]), 'paused', 'the server stops reading before it has taken 20 MiB of requests');
+    let replies = 0;
+    let first = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => {
+      if (first === '') first = c.slice(0, c.indexOf('\n'));
+      for (let i = c.indexOf('\n'); i !== -1; i = c.indexOf('\n', i + 1)) replies++;
+      if (replies === count) socket.end();
+    });
+    await once(socket, 'close');
+    assert.equal(replies, count, 'every request answered once the client reads');
+    assert.equal((JSON.parse(first) as { op: string }).op, 'hello');
+  } finally {
+    await server.close();
+  }
+});
+
+/** Whether /proc/net/tcp still lists a connection from local port `from` to port `to`. */
+function tcpConnectionListed(from: number, to: number): boolean {
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').some((l) => l.includes(`:${hex(from)} `) && l.includes(`:${hex(to)} `));
+}
+
+test('serve: a new stream from the port of an earlier unclaimed one gets its own report', async () => {
+  const server = await startServer({ host: '127.0.0.1', port: 0, verify: false, log: () => {} });
+  try {
+    const { client, hello } = await ControlClient.connect('127.0.0.1', server.controlPort);
+    await client.start();
+    // Another process may take the freed port before we bind it again: then try another one.
+    let second: Socket | null = null;
+    let localPort = 0;
+    for (let attempt = 0; second === null; attempt++) {
+      const first = connect(hello.dataPort, '127.0.0.1');
+      first.on('error', () => {});
+      await once(first, 'connect');
+      localPort = first.localPort!;
+      first.write(randomBytes(1000));
+      // A reset leaves no TIME_WAIT, so the port can be bound again; the server keeps its report.
+      first.resetAndDestroy();
+      while (tcpConnectionListed(localPort, hello.dataPort)) await new Promise((r) => setTimeout(r, 20));
+      const s = connect({ port: hello.dataPort, host: '127.0.0.1', localAddress: '127.0.0.1', localPort });
+      const [err] = (await Promise.race([once(s, 'connect'), once(s, 'error')])) as [Error | undefined];
+      if (err === undefined) second = s;
+      else assert.ok((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 20, err.message);
+    }
+    second.end(randomBytes(70_000));
+    const stopped = await client.stop([`127.0.0.1:${localPort}`]);
+    assert.deepEqual(stopped.streams.map((s) => [s.bytes, s.error]), [[70_000, null]]);
     client.close();
   } finally {
     await server.close();
@@ -201,8 +314,23 @@ test('bench end to end: every method runs, every stream verified by sha256; repo
   writeFileSync(json, r.stdout);
   const report = JSON.parse(r.stdout) as { note: string; results: CellResult[] };
   assert.match(report.note, /^loopback/);
-  assert.deepEqual(report.results.map((c) => c.method), ['write', 'aio-copy', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy', 'sendfile', 'reference']);
+  assert.deepEqual(report.results.map((c) => c.method), [
+    'write', 'aio-copy', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy', 'sendfile', 'reference',
+    'iperf3', 'iperf3-sendfile', 'netperf', 'netperf-sendfile',
+  ]);
   for (const c of report.results) {
+    if (c.external) {
+      const tool = c.method.startsWith('iperf3') ? 'iperf3' : 'netperf';
+      if (onPath(tool)) assert.equal(c.status, 'ok', `${c.method}: ${c.reason}`);
+      else {
+        assert.equal(c.status, 'unavailable');
+        assert.match(c.reason!, tool === 'iperf3' ? /iperf3 not installed \(Debian\/Ubuntu: apt-get install iperf3\)/ : /netperf not installed .*--netperf PATH/);
+        continue;
+      }
+      assert.ok(c.bytes > 0 && c.cpuSeconds > 0 && c.gbitVsReference !== null, `${c.method}: parsed figures and a ratio to reference`);
+      if (tool === 'iperf3') assert.ok(c.receiverPercent > 0, 'iperf3 reports its server\'s CPU');
+      continue;
+    }
     if (c.status === 'unavailable') {
       // A machine without io_uring (or with too little RLIMIT_MEMLOCK): said, not hidden.
       assert.ok(c.method.startsWith('aio-zc-') && c.reason, `${c.method}: ${c.reason}`);

@@ -1,8 +1,14 @@
 // The rows of `aiotx bench`: each way of sending a stream, and how its sender process is set up.
 // Shared by the parent (run-bench.ts) and the sender child (stream-sender.ts); no heavy imports.
 
-export const METHODS = ['write', 'aio-copy', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy', 'sendfile', 'reference'] as const;
+export const METHODS = [
+  'write', 'aio-copy', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy', 'sendfile', 'reference',
+  'iperf3', 'iperf3-sendfile', 'netperf', 'netperf-sendfile',
+] as const;
 export type Method = (typeof METHODS)[number];
+
+/** Tools of others that measure the same path in the same run: the bench's external rows. */
+export type ExternalTool = 'iperf3' | 'netperf';
 
 export interface MethodSetup {
   /** AIOTX_BACKEND for the sender process; undefined leaves it unset (automatic choice). */
@@ -10,26 +16,37 @@ export interface MethodSetup {
   /** The backend the method needs to be available, if any. */
   needs: 'uring' | 'msgzerocopy' | null;
   describe: string;
+  /** The external tool that runs this row (with its own server), or null for aiotx's own senders. */
+  external: ExternalTool | null;
 }
 
 export const METHOD_SETUP: Record<Method, MethodSetup> = {
-  write: { backendEnv: undefined, needs: null, describe: "net.Socket.write, waiting for each write's callback (what a Node user has today)" },
-  'aio-copy': { backendEnv: undefined, needs: null, describe: "aioWrite with { zeroCopy: 'off' }" },
-  'aio-zc-uring': { backendEnv: 'uring', needs: 'uring', describe: "aioWrite with { zeroCopy: 'on' }, io_uring SEND_ZC" },
-  'aio-zc-pool': { backendEnv: 'uring', needs: 'uring', describe: 'as aio-zc-uring, from createBufferPool buffers (registered, FIXED_BUF)' },
-  'aio-zc-msgzerocopy': { backendEnv: 'msgzerocopy', needs: 'msgzerocopy', describe: "aioWrite with { zeroCopy: 'on' }, MSG_ZEROCOPY" },
-  sendfile: { backendEnv: undefined, needs: null, describe: 'sendFile from a file in the page cache (sendfile(2))' },
-  reference: { backendEnv: undefined, needs: null, describe: 'a tight C loop of send(2) in the addon: the floor, no JavaScript per write' },
+  write: { backendEnv: undefined, needs: null, describe: "net.Socket.write, waiting for each write's callback (what a Node user has today)", external: null },
+  'aio-copy': { backendEnv: undefined, needs: null, describe: "aioWrite with { zeroCopy: 'off' }", external: null },
+  'aio-zc-uring': { backendEnv: 'uring', needs: 'uring', describe: "aioWrite with { zeroCopy: 'on' }, io_uring SEND_ZC", external: null },
+  'aio-zc-pool': { backendEnv: 'uring', needs: 'uring', describe: 'as aio-zc-uring, from createBufferPool buffers (registered, FIXED_BUF)', external: null },
+  'aio-zc-msgzerocopy': { backendEnv: 'msgzerocopy', needs: 'msgzerocopy', describe: "aioWrite with { zeroCopy: 'on' }, MSG_ZEROCOPY", external: null },
+  sendfile: { backendEnv: undefined, needs: null, describe: 'sendFile from a file in the page cache (sendfile(2))', external: null },
+  reference: { backendEnv: undefined, needs: null, describe: 'a C loop of non-blocking send(2) until EAGAIN, then poll(): the floor, no JavaScript per write', external: null },
+  iperf3: { backendEnv: undefined, needs: null, external: 'iperf3', describe: 'external: iperf3 -c -l SIZE against its own iperf3 -s (blocking send loop)' },
+  'iperf3-sendfile': { backendEnv: undefined, needs: null, external: 'iperf3', describe: 'external: iperf3 -c -Z (sendfile(2)) against its own iperf3 -s' },
+  netperf: { backendEnv: undefined, needs: null, external: 'netperf', describe: 'external: netperf TCP_STREAM -m SIZE against its own netserver' },
+  'netperf-sendfile': { backendEnv: undefined, needs: null, external: 'netperf', describe: 'external: netperf TCP_SENDFILE against its own netserver' },
 };
 
-/** '--method write,aio-zc' → the methods in table order; 'aio-zc' stands for its three backends. */
+/** '--method write,aio-zc' → the methods in table order; 'aio-zc' and 'external' stand for their groups. */
 export function parseMethodList(text: string): Method[] {
   const wanted = new Set<Method>();
   for (const raw of text.split(',')) {
     const name = raw.trim();
     if (name === '') continue;
-    const matches = name === 'aio-zc' ? METHODS.filter((m) => m.startsWith('aio-zc-')) : METHODS.filter((m) => m === name);
-    if (matches.length === 0) throw new RangeError(`unknown method '${name}' (one of ${METHODS.join(', ')}, or aio-zc for all three aio-zc-*)`);
+    const matches =
+      name === 'aio-zc' ? METHODS.filter((m) => m.startsWith('aio-zc-'))
+      : name === 'external' ? METHODS.filter((m) => METHOD_SETUP[m].external !== null)
+      : METHODS.filter((m) => m === name);
+    if (matches.length === 0) {
+      throw new RangeError(`unknown method '${name}' (one of ${METHODS.join(', ')}; aio-zc for all three aio-zc-*, external for iperf3 and netperf)`);
+    }
     for (const m of matches) wanted.add(m);
   }
   if (wanted.size === 0) throw new RangeError('no methods given');
@@ -48,6 +65,13 @@ export interface SenderJob {
   noDelay: boolean;
   /** Hash every stream as it is sent (sha256), for the server to compare. */
   verify: boolean;
+  /** Bytes (hex) each data connection opens with, before the stream: an iperf3 peer's cookie. */
+  preamble: string | null;
+  /**
+   * Wait for the server to close each data connection after our end (aiotx serve does); an
+   * iperf3 server keeps them open until the test is over, so then only our side is flushed.
+   */
+  awaitClose: boolean;
 }
 
 export interface SentStream {

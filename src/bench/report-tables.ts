@@ -19,6 +19,6 @@ export const REPORT_TABLES: ReportTable[] = [
     cell: (r) => `${num(r.serviceDemand, 3)} (${times(r.cpuPerGBVsReference)}, ${times(r.cpuPerGBVsWrite)})`,
   },
   { title: 'Whole machine CPU, % of one core (softirq part)', cell: (r) => `${pct(r.systemPercent)} (${pct(r.softirqPercent)})` },
-  { title: 'Receiver (aiotx serve) CPU, % of one core', cell: (r) => pct(r.receiverPercent) },
+  { title: "Receiver CPU, % of one core (aiotx serve, or iperf3's own figure for iperf3 rows and --peer iperf3)", cell: (r) => pct(r.receiverPercent) },
   { title: 'Bytes the kernel copied (COPIED notifications)', cell: (r) => (r.copiedShare === null ? '-' : pct(r.copiedShare * 100)) },
 ];

@@ -2,12 +2,14 @@
 // methods alike), repeated, each run a sender process of its own against one `aiotx serve`
 // (a local child, or --host). Runs are reduced to medians, then to ratios against `reference`
 // and `write` of the same size.
-import { cpus, release } from 'node:os';
+import { randomFillSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { probe } from '../index.js';
 import { METHOD_SETUP, type Method, type SenderJob, type SenderSample } from './bench-methods.js';
 import { runChild } from './child-run.js';
-import { ControlClient } from './control-client.js';
 import {
   copiedShare,
   cpuPercentOfOneCore,
@@ -17,7 +19,9 @@ import {
   ratio,
   serviceDemand,
 } from './cpu-accounting.js';
+import { findExternalTools, runExternal, type ExternalSample, type ExternalTools } from './external-rows.js';
 import { startLocalServer } from './local-server.js';
+import { aiotxPeer, iperf3Peer, type PeerKind } from './peers.js';
 
 export interface BenchOptions {
   sizes: number[];
@@ -30,10 +34,14 @@ export interface BenchOptions {
   repeat: number;
   /** TCP_NODELAY on the sender: Nagle holds small segments, and a zero-copy write settles only on the ACK. */
   noDelay: boolean;
-  /** Where an `aiotx serve` listens; null starts one on loopback. */
+  /** Where the receiver listens; null starts an `aiotx serve` on loopback. */
   host: { host: string; port: number } | null;
+  /** What listens at `host`: an `aiotx serve`, or a stock `iperf3 -s`. */
+  peer: PeerKind;
   /** Hash every stream at both ends and fail on any difference. */
   verify: boolean;
+  /** netperf binary for the netperf rows (else found on PATH); netserver must sit beside it. */
+  netperf: string | null;
 }
 
 export interface RunFigures {
@@ -59,6 +67,8 @@ export interface RunFigures {
 export interface CellResult extends RunFigures {
   method: Method;
   size: number;
+  /** An external tool's row (iperf3, netperf): its own sender, server and CPU accounting. */
+  external: boolean;
   /** ok: measured; unavailable: this machine cannot run it; failed: it broke (reason says how). */
   status: 'ok' | 'unavailable' | 'failed';
   reason: string | null;
@@ -95,6 +105,8 @@ export interface CellStart {
 export const LOOPBACK_NOTE =
   'loopback: the kernel copies every byte on local delivery (the copied column shows it), so these figures are path overhead, not zero-copy gains';
 export const HOST_NOTE = 'two hosts: sender CPU is this machine; the receiver reports its own';
+export const IPERF3_NOTE =
+  "peer iperf3 -s: sender CPU is this machine; the receiver column is iperf3's own cpu_util_total (it reads into user space; bytes are checked only as not more than sent)";
 
 const SENDER_SCRIPT = fileURLToPath(new URL('./stream-sender.js', import.meta.url));
 
@@ -116,7 +128,7 @@ function figuresOf(s: SenderSample, receiverCpuSeconds: number): RunFigures {
 
 function emptyCell(method: Method, size: number): CellResult {
   return {
-    method, size, status: 'ok', reason: null, backend: null,
+    method, size, external: METHOD_SETUP[method].external !== null, status: 'ok', reason: null, backend: null,
     bytes: NaN, wallSeconds: NaN, cpuSeconds: NaN, gbitPerSecond: NaN, cpuPercent: NaN, cpuSecondsPerGB: NaN,
     serviceDemand: NaN, systemPercent: NaN, softirqPercent: NaN, receiverPercent: NaN, copiedShare: null,
     gbitVsReference: null, cpuPerGBVsReference: null, gbitVsWrite: null, cpuPerGBVsWrite: null, runs: [],
@@ -150,41 +162,57 @@ export function addRatios(results: CellResult[]): void {
   }
 }
 
+function externalFigures(s: ExternalSample): RunFigures {
+  return {
+    bytes: s.bytes,
+    wallSeconds: s.wallSeconds,
+    cpuSeconds: s.cpuSeconds,
+    gbitPerSecond: gigabitsPerSecond(s.bytes, s.wallSeconds),
+    cpuPercent: cpuPercentOfOneCore(s.cpuSeconds, s.wallSeconds),
+    cpuSecondsPerGB: cpuSecondsPerGB(s.cpuSeconds, s.bytes),
+    serviceDemand: serviceDemand(s.cpuSeconds, s.bytes),
+    systemPercent: s.systemPercent,
+    softirqPercent: s.softirqPercent,
+    receiverPercent: s.receiverCpuSeconds === null ? NaN : cpuPercentOfOneCore(s.receiverCpuSeconds, s.wallSeconds),
+    copiedShare: null,
+  };
+}
+
 /** Why this machine cannot run `method`, or null. */
-function unavailableReason(method: Method): string | null {
+function unavailableReason(method: Method, tools: ExternalTools, remote: boolean): string | null {
+  const external = METHOD_SETUP[method].external;
+  if (external !== null) {
+    if (remote) return 'external rows run on loopback only, against their own servers';
+    const tool = tools[external];
+    return 'missing' in tool ? tool.missing : null;
+  }
   const needs = METHOD_SETUP[method].needs;
   if (needs === null) return null;
   const status = probe().backends[needs];
   return status.available ? null : `${needs} unavailable: ${status.reason ?? 'unknown reason'}`;
 }
 
-/** Compares what the sender sent with what the server received, stream by stream. */
-function checkStreams(sample: SenderSample, received: { peer: string; bytes: number; sha256: string | null; error: string | null }[], verify: boolean): string | null {
-  for (const sent of sample.streams) {
-    const got = received.find((r) => r.peer === sent.local);
-    if (!got) return `the server has no report for stream ${sent.local}`;
-    if (got.error) return `stream ${sent.local}: ${got.error}`;
-    if (got.bytes !== sent.bytes) return `stream ${sent.local}: sent ${sent.bytes} bytes, the server received ${got.bytes}`;
-    if (verify && got.sha256 !== sent.sha256) return `stream ${sent.local}: sha256 differs (sent ${sent.sha256}, received ${got.sha256})`;
-  }
-  return null;
-}
-
 export async function runBench(options: BenchOptions, onCellStart: (cell: CellStart) => void = () => {}): Promise<BenchReport> {
   const local = options.host === null ? await startLocalServer(options.verify) : null;
+  const cleanups: (() => void)[] = [];
   const where = local ? { host: local.host, port: local.port } : options.host!;
   try {
-    const { client, hello } = await ControlClient.connect(where.host, where.port);
+    const peer = options.peer === 'iperf3' ? iperf3Peer(where.host, where.port) : await aiotxPeer(where.host, where.port, options.verify);
     try {
-      if (options.verify && !hello.verify) throw new Error(`--verify: the server at ${where.host}:${where.port} does not hash streams; start it with 'aiotx serve --verify'`);
       const results: CellResult[] = [];
+      const tools = findExternalTools(options.netperf);
+      // netperf TCP_SENDFILE sends from a file; one of the largest size serves every size.
+      const scratch = mkdtempSync(join(tmpdir(), 'aiotx-bench-'));
+      const sendfileSource = join(scratch, 'data');
+      writeFileSync(sendfileSource, randomFillSync(Buffer.allocUnsafe(Math.max(...options.sizes))));
+      cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
       const total = options.sizes.length * options.repeat * options.methods.length;
       let index = 0;
       for (const size of options.sizes) {
         const cells = new Map(options.methods.map((m) => [m, emptyCell(m, size)]));
         const backends = new Map<Method, string[]>(options.methods.map((m) => [m, []]));
         for (const m of options.methods) {
-          const why = unavailableReason(m);
+          const why = unavailableReason(m, tools, local === null);
           if (why) Object.assign(cells.get(m)!, { status: 'unavailable', reason: why });
         }
         for (let run = 1; run <= options.repeat; run++) {
@@ -193,21 +221,35 @@ export async function runBench(options: BenchOptions, onCellStart: (cell: CellSt
             const cell = cells.get(method)!;
             if (cell.status !== 'ok') continue;
             onCellStart({ index, total, method, size, run });
-            const job: SenderJob = {
-              method, host: where.host, port: hello.dataPort, size, depth: options.depth, streams: options.streams,
-              durationSeconds: options.durationSeconds, noDelay: options.noDelay, verify: options.verify,
-            };
-            await client.start();
-            const outcome = await runChild<SenderSample>(SENDER_SCRIPT, [`--job=${JSON.stringify(job)}`], METHOD_SETUP[method].backendEnv, options.durationSeconds * 1000 + 60_000);
-            if (!outcome.ok) {
-              Object.assign(cell, { status: outcome.unavailable ? 'unavailable' : 'failed', reason: outcome.reason });
-              // The server forgets streams nobody claims; nothing to collect for a failed run.
+            const external = METHOD_SETUP[method].external;
+            if (external !== null) {
+              try {
+                const job = { tool: external, sendfile: method.endsWith('-sendfile'), size, durationSeconds: options.durationSeconds, sendfileSource };
+                cell.runs.push(externalFigures(await runExternal(tools, job)));
+              } catch (err) {
+                Object.assign(cell, { status: 'failed', reason: (err as Error).message });
+              }
               continue;
             }
-            const stopped = await client.stop(outcome.sample.streams.map((s) => s.local));
-            const mismatch = checkStreams(outcome.sample, stopped.streams, options.verify);
-            if (mismatch) throw new Error(`${method} ${size} bytes, run ${run}: ${mismatch}`);
-            cell.runs.push(figuresOf(outcome.sample, stopped.cpuSeconds));
+            const peerRun = await peer.begin({ size, streams: options.streams, durationSeconds: options.durationSeconds });
+            const job: SenderJob = {
+              method, host: peer.host, port: peer.dataPort, size, depth: options.depth, streams: options.streams,
+              durationSeconds: options.durationSeconds, noDelay: options.noDelay, verify: options.verify,
+              preamble: peerRun.preamble, awaitClose: peerRun.awaitClose,
+            };
+            const outcome = await runChild<SenderSample>(SENDER_SCRIPT, [`--job=${JSON.stringify(job)}`], METHOD_SETUP[method].backendEnv, options.durationSeconds * 1000 + 60_000);
+            if (!outcome.ok) {
+              peerRun.abort();
+              Object.assign(cell, { status: outcome.unavailable ? 'unavailable' : 'failed', reason: outcome.reason });
+              continue;
+            }
+            let receiverCpuSeconds: number;
+            try {
+              receiverCpuSeconds = await peerRun.finish(outcome.sample);
+            } catch (err) {
+              throw new Error(`${method} ${size} bytes, run ${run}: ${(err as Error).message}`);
+            }
+            cell.runs.push(figuresOf(outcome.sample, receiverCpuSeconds));
             if (outcome.sample.backend) backends.get(method)!.push(outcome.sample.backend);
           }
         }
@@ -225,14 +267,15 @@ export async function runBench(options: BenchOptions, onCellStart: (cell: CellSt
         kernel: release(),
         cpus: cpus().length,
         target: local ? 'loopback' : `${where.host}:${where.port}`,
-        note: local ? LOOPBACK_NOTE : HOST_NOTE,
+        note: local ? LOOPBACK_NOTE : options.peer === 'iperf3' ? IPERF3_NOTE : HOST_NOTE,
         options,
         results,
       };
     } finally {
-      client.close();
+      peer.close();
     }
   } finally {
+    for (const c of cleanups) c();
     await local?.stop();
   }
 }

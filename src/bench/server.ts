@@ -1,8 +1,10 @@
 // `aiotx serve`: the bench's receiver. A control listener speaks control-protocol.ts; a data
 // listener on the next port accepts the sender's streams and drops their bytes in a native
 // thread each (no JavaScript per chunk), or with `verify` reads them in JavaScript and hashes
-// them (sha256) so the sender can check every byte. Bad control input closes that connection
-// with a log line; the server keeps serving.
+// them (sha256) so the sender can check every byte. Bad control input, or any failure while
+// answering it, closes that connection with a log line; the server keeps serving. A client that
+// sends requests without reading the replies is paused (at most MAX_QUEUED_LINES requests and
+// one socket buffer of replies are held for it), so it costs bounded memory.
 import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -37,12 +39,17 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
+/** Control requests read but not yet answered, per connection; past it the server stops reading. */
+const MAX_QUEUED_LINES = 64;
+
 /** Data connections open at once (the bench opens at most 64 per run). */
 const MAX_DATA_STREAMS = 512;
 
 interface StreamState {
   report: StreamReport | null;
   waiters: (() => void)[];
+  /** A data connection reports into this state (else only a sender waits for it so far). */
+  owned: boolean;
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
@@ -55,17 +62,32 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
+/** Resolves once the socket's write buffer drained, or it closed. */
+function drainedOrClosed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
 export async function startServer(options: ServeOptions): Promise<BenchServer> {
   const keep = options.keepStreams ?? 1024;
   const streams = new Map<string, StreamState>();
   const open = new Set<Socket>();
   const stops = new Set<() => void>();
+  // Read once: os.cpus() parses /proc on every call, too slow to answer a flood of hellos with.
+  const cpuCount = cpus().length;
   let dataSockets = 0;
 
   function stateOf(peer: string): StreamState {
     let s = streams.get(peer);
     if (!s) {
-      s = { report: null, waiters: [] };
+      s = { report: null, waiters: [], owned: false };
       streams.set(peer, s);
       // Unclaimed ends of stream from senders that went away must not pile up.
       if (streams.size > keep) for (const [k, v] of streams) if (v.report && streams.size > keep) streams.delete(k);
@@ -73,8 +95,8 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
     return s;
   }
 
-  function finish(peer: string, bytes: number, sha256: string | null, error: string | null): void {
-    const s = stateOf(peer);
+  /** The end of one connection's stream, into that connection's own state. */
+  function finish(s: StreamState, peer: string, bytes: number, sha256: string | null, error: string | null): void {
     s.report = { peer, bytes, sha256, error };
     for (const w of s.waiters.splice(0)) w();
   }
@@ -91,7 +113,12 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     const peer = peerName(socket.remoteAddress, socket.remotePort);
-    stateOf(peer);
+    // A state some sender waits on is this stream's; any other (an earlier connection from the
+    // same address and port, ended or still reporting) is not: that one reports into its own.
+    const waiting = streams.get(peer);
+    if (waiting && (waiting.owned || waiting.report)) streams.delete(peer);
+    const state = stateOf(peer);
+    state.owned = true;
     if (options.verify) {
       const hash = createHash('sha256');
       let bytes = 0;
@@ -101,15 +128,15 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
         bytes += chunk.length;
       });
       socket.on('error', (err) => (failure ??= err.message));
-      socket.on('close', () => finish(peer, bytes, failure === null ? hash.digest('hex') : null, failure));
+      socket.on('close', () => finish(state, peer, bytes, failure === null ? hash.digest('hex') : null, failure));
       return;
     }
     socket.on('error', () => {});
     const discard = discardStream(socket);
     stops.add(discard.stop);
     discard.done.then(
-      (bytes) => finish(peer, bytes, null, null),
-      (err: Error) => finish(peer, 0, null, err.message),
+      (bytes) => finish(state, peer, bytes, null, null),
+      (err: Error) => finish(state, peer, 0, null, err.message),
     ).finally(() => {
       stops.delete(discard.stop);
       socket.destroy();
@@ -138,16 +165,59 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
     const who = peerName(socket.remoteAddress, socket.remotePort);
     const reader = new LineReader();
     let cpuAtStart: NodeJS.CpuUsage | null = null;
-    // Requests are answered in order, one at a time.
-    let queue = Promise.resolve();
+    // Requests are answered in order, one at a time; `pending` holds those read but not answered.
+    const pending: string[] = [];
+    let answering = false;
+    let throttled = false;
+    let saidSlow = false;
+    const closed = () => socket.destroyed || socket.writableEnded;
     const reply = (m: ServerMessage) => {
       if (!socket.destroyed) socket.write(encode(m));
     };
     const reject = (why: string) => {
       options.log(`aiotx serve: control connection from ${who}: ${why}; closing it`);
+      pending.length = 0;
       reply({ op: 'error', message: why });
       socket.end();
       socket.destroySoon();
+    };
+    const answer = async (line: string) => {
+      const m = parseClientMessage(line);
+      if (m.op === 'hello') {
+        const dataPort = (dataServer.address() as AddressInfo).port;
+        reply({ op: 'hello', version: PROTOCOL_VERSION, dataPort, verify: options.verify, cpus: cpuCount });
+      } else if (m.op === 'start') {
+        cpuAtStart = process.cpuUsage();
+        reply({ op: 'started' });
+      } else {
+        const reports = await waitForStreams(m.streams);
+        const cpuSeconds = cpuAtStart === null ? 0 : cpuSecondsBetween(cpuAtStart, process.cpuUsage());
+        reply({ op: 'stopped', cpuSeconds, streams: reports });
+      }
+    };
+    const pump = async () => {
+      if (answering) return;
+      answering = true;
+      while (pending.length > 0 && !closed()) {
+        try {
+          await answer(pending.shift()!);
+        } catch (err) {
+          // Whatever went wrong costs this connection only, never the server.
+          reject(err instanceof ProtocolError ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`);
+          break;
+        }
+        if (socket.writableNeedDrain) {
+          // A client that does not read its replies: stop answering (and, below, reading) until it does.
+          if (!saidSlow) options.log(`aiotx serve: control connection from ${who}: replies not being read; waiting for them to be`);
+          saidSlow = true;
+          await drainedOrClosed(socket);
+        }
+        if (throttled && pending.length <= MAX_QUEUED_LINES / 2) {
+          throttled = false;
+          socket.resume();
+        }
+      }
+      answering = false;
     };
     socket.setEncoding('utf8');
     socket.on('error', () => {});
@@ -159,28 +229,13 @@ export async function startServer(options: ServeOptions): Promise<BenchServer> {
         socket.pause();
         return reject((err as Error).message);
       }
-      for (const line of lines) {
-        queue = queue.then(async () => {
-          if (socket.destroyed || socket.writableEnded) return;
-          try {
-            const m = parseClientMessage(line);
-            if (m.op === 'hello') {
-              const dataPort = (dataServer.address() as AddressInfo).port;
-              reply({ op: 'hello', version: PROTOCOL_VERSION, dataPort, verify: options.verify, cpus: cpus().length });
-            } else if (m.op === 'start') {
-              cpuAtStart = process.cpuUsage();
-              reply({ op: 'started' });
-            } else {
-              const reports = await waitForStreams(m.streams);
-              const cpuSeconds = cpuAtStart === null ? 0 : cpuSecondsBetween(cpuAtStart, process.cpuUsage());
-              reply({ op: 'stopped', cpuSeconds, streams: reports });
-            }
-          } catch (err) {
-            if (!(err instanceof ProtocolError)) throw err;
-            reject(err.message);
-          }
-        });
+      if (closed()) return;
+      pending.push(...lines);
+      if (pending.length >= MAX_QUEUED_LINES && !throttled) {
+        throttled = true;
+        socket.pause();
       }
+      void pump();
     });
   }
 

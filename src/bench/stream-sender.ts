@@ -56,6 +56,10 @@ async function connectStreams(job: SenderJob): Promise<Stream[]> {
     socket.on('error', () => {});
     streams.push({ socket, hash: job.verify ? createHash('sha256') : null, bytes: 0 });
     await once(socket, 'connect');
+    if (job.preamble !== null) {
+      const preamble = Buffer.from(job.preamble, 'hex');
+      await new Promise<void>((resolve, reject) => socket.write(preamble, (err) => (err ? reject(err) : resolve())));
+    }
   }
   return streams;
 }
@@ -135,13 +139,14 @@ function sendReference(job: SenderJob, streams: Stream[], buffer: Buffer): Sent 
   return { bytes: sent.reduce((a, b) => a + b, 0), copiedBytes: null, backend: null };
 }
 
-async function endStreams(streams: Stream[]): Promise<void> {
+async function endStreams(streams: Stream[], awaitClose: boolean): Promise<void> {
   await Promise.all(
     streams.map((s) => {
       if (s.socket.closed) return undefined;
-      const closed = once(s.socket, 'close');
+      // 'finish': our end and every byte before it are with the kernel, which delivers them.
+      const done = once(s.socket, awaitClose ? 'close' : 'finish');
       s.socket.end();
-      return closed;
+      return done;
     }),
   );
 }
@@ -170,7 +175,7 @@ async function main(): Promise<void> {
     const wallSeconds = (performance.now() - start) / 1000;
     const cpuSeconds = cpuSecondsBetween(cpuBefore, process.cpuUsage());
     const system = systemCpuPercent(systemBefore, systemTimes(), cpus().length);
-    await endStreams(streams);
+    await endStreams(streams, job.awaitClose);
     const sample: SenderSample = {
       ...sent,
       wallSeconds,

@@ -41,7 +41,8 @@ Options:
 `;
 
 const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duration SECS] [--depth N] [--streams N]
-                   [--repeat N] [--nodelay] [--host HOST:PORT] [--verify] [--report DIR] [--json]
+                   [--repeat N] [--nodelay] [--host HOST:PORT [--peer aiotx|iperf3]] [--verify] [--netperf PATH]
+                   [--report DIR] [--json]
        aiotx bench --sink [--duration SECS] [--depth N] [--repeat N]
                    [--datagram-size SIZE] [--segment-size N] [--json]
 
@@ -62,8 +63,14 @@ Methods (--method, comma-separated; aio-zc means all three aio-zc-*):
   aio-zc-pool         as aio-zc-uring, from createBufferPool buffers (registered with the ring)
   aio-zc-msgzerocopy  aioWrite with { zeroCopy: 'on' } on MSG_ZEROCOPY
   sendfile            sendFile from a file in the page cache
-  reference           a tight C loop of send(2): the floor, no JavaScript per write
-A method this machine cannot run shows why instead of numbers.
+  reference           a C loop of non-blocking send(2) until EAGAIN, then poll(): the floor,
+                      no JavaScript per write
+  iperf3              external: iperf3 -c -l SIZE against its own iperf3 -s on loopback
+  iperf3-sendfile     external: iperf3 -c -Z (sendfile)
+  netperf             external: netperf TCP_STREAM against its own netserver (see --netperf)
+  netperf-sendfile    external: netperf TCP_SENDFILE
+('external' means all four; they run on loopback only, with whole seconds for iperf3.)
+A method this machine cannot run shows why instead of numbers (a tool not installed: how to get it).
 
 With --sink (root; elsewhere it says why it skipped and exits 0): UDP GSO datagrams into a veth
 whose peer is down, so the kernel drops them after the send path and zero-copy is real: copy,
@@ -79,8 +86,13 @@ Options:
   --nodelay             TCP_NODELAY on the sender (Nagle holds small segments until the previous
                         is ACKed, and a zero-copy write settles only on that ACK)
   --host HOST:PORT      measure against 'aiotx serve' at HOST:PORT instead of loopback
+  --peer KIND           what listens at --host: 'aiotx' (aiotx serve, the default) or 'iperf3'
+                        (a stock iperf3 -s, e.g. HOST:5201, driven through iperf3's own control
+                        protocol; the receiver column is then iperf3's CPU figure)
   --verify              hash every stream at both ends (sha256) and fail on any difference
                         (the server must run with --verify; hashing costs CPU at both ends)
+  --netperf PATH        the netperf binary for the netperf rows (default: netperf on PATH);
+                        netserver must sit beside it (netperf is not packaged in Debian main)
   --report DIR          also write DIR/index.html with charts (standalone SVG) and results.json
   --json                print the results as JSON (re-render later with 'aiotx report')
   --sink                the sink-rig bench described above
@@ -152,6 +164,8 @@ const COMMANDS: Record<string, Command> = {
       host: { type: 'string' },
       verify: { type: 'boolean' },
       report: { type: 'string' },
+      netperf: { type: 'string' },
+      peer: { type: 'string' },
       sink: { type: 'boolean' },
       'datagram-size': { type: 'string' },
       'segment-size': { type: 'string' },
@@ -162,10 +176,14 @@ const COMMANDS: Record<string, Command> = {
       for (const flag of ['datagram-size', 'segment-size']) {
         if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --sink only`, 'bench');
       }
+      const peer = String(values.peer ?? 'aiotx');
+      if (peer !== 'aiotx' && peer !== 'iperf3') throw new UsageError(`--peer must be 'aiotx' or 'iperf3', got '${peer}'`, 'bench');
+      if (values.peer !== undefined && values.host === undefined) throw new UsageError('--peer needs --host (the peer to drive)', 'bench');
+      if (peer === 'iperf3' && values.verify === true) throw new UsageError('--verify needs an aiotx serve peer (iperf3 -s does not hash streams)', 'bench');
       const { parseMethodList } = await import('../bench/bench-methods.js');
       const options = {
         sizes: parsed(() => parseSizeList(String(values.sizes ?? '32K,256K,512K,1M')), '--sizes'),
-        methods: parsed(() => parseMethodList(String(values.method ?? 'write,aio-copy,aio-zc,sendfile,reference')), '--method'),
+        methods: parsed(() => parseMethodList(String(values.method ?? 'write,aio-copy,aio-zc,sendfile,reference,external')), '--method'),
         durationSeconds: positiveNumber(String(values.duration ?? '1'), '--duration'),
         depth: positiveInteger(String(values.depth ?? '4'), '--depth', 1024),
         streams: positiveInteger(String(values.streams ?? '1'), '--streams', 64),
@@ -173,6 +191,8 @@ const COMMANDS: Record<string, Command> = {
         noDelay: values.nodelay === true,
         host: values.host === undefined ? null : parsed(() => parseHostPort(String(values.host)), '--host'),
         verify: values.verify === true,
+        netperf: values.netperf === undefined ? null : String(values.netperf),
+        peer: peer as 'aiotx' | 'iperf3',
         json: values.json === true,
         reportDir: values.report === undefined ? null : String(values.report),
       };
@@ -228,7 +248,7 @@ const MAX_UDP_PAYLOAD = 65507;
 async function runSink(values: Values): Promise<void> {
   if (values.sizes !== undefined) throw new UsageError('--sizes does not apply to --sink (its writes are --datagram-size bytes)', 'bench');
   if (values.nodelay !== undefined) throw new UsageError('--nodelay does not apply to --sink (TCP_NODELAY is a TCP option)', 'bench');
-  for (const flag of ['method', 'streams', 'host', 'verify', 'report']) {
+  for (const flag of ['method', 'streams', 'host', 'verify', 'report', 'netperf', 'peer']) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --sink`, 'bench');
   }
   let datagramSize = 65000;
