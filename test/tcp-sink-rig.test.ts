@@ -6,7 +6,7 @@
 // has no receiver, so those counters stand in for hashing both ends. The rig, its tc filter and
 // its eBPF link must be gone afterwards.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
@@ -25,9 +25,13 @@ import {
 import { sinkReferenceSend, tcpInfo } from '../src/engine/tcp-sink-ops.js';
 import type { WriteResult } from '../src/index.js';
 import { addon } from '../src/native/addon.js';
+import { fdOf } from './helpers/sockets.js';
 
 const skip = tcpSinkRigSkipReason() ?? false;
 const CHILD = fileURLToPath(new URL('./helpers/tcp-sink-child.js', import.meta.url));
+// dist/test/ → the repository root.
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/aiotx.js', import.meta.url));
 const MiB = 1 << 20;
 
 interface ChildReport {
@@ -93,7 +97,7 @@ describe('tcp sink rig: native entries refuse bad input', () => {
     udp.bind(0, '127.0.0.1');
     await once(udp, 'listening');
     try {
-      const fd = (udp as unknown as { _handle: { fd: number } })._handle.fd;
+      const fd = fdOf(udp);
       assert.equal(addon.sinkReferenceSend(fd, Buffer.alloc(4), 4, 0, false), -91); // EPROTOTYPE
       assert.equal(typeof addon.tcpInfo(fd), 'number');
     } finally {
@@ -188,5 +192,48 @@ describe('tcp sink rig', { skip }, () => {
         acker.stop();
       }
     });
+  });
+});
+
+describe('aiotx bench --sink tcp', () => {
+  for (const [args, message] of [
+    [['--sink', 'tcp', '--datagram-size', '1000'], /--datagram-size does not apply to --sink tcp/],
+    [['--sink', 'tcp', '--hot', '--working-set', '8M'], /--hot and --working-set exclude each other/],
+    [['--sink', 'tcp', '--method', 'nope'], /unknown method 'nope'/],
+    [['--sink', 'bogus'], /--sink takes udp or tcp, got 'bogus'/],
+    [['--hot'], /--hot applies to --sink tcp only/],
+    [['--sink', '--hot'], /--hot does not apply to --sink/],
+  ] as const) {
+    it(`${args.join(' ')} is a usage error (exit 2)`, () => {
+      const r = spawnSync(process.execPath, [bin, 'bench', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, message);
+    });
+  }
+
+  it('--json: every run checked by the kernel; zero-copy rows all zero-copy, copy rows none, no retransmission', { skip }, () => {
+    const methods = 'aio-copy,aio-zc-uring,aio-zc-msgzerocopy,reference,reference-zc';
+    const out = execFileSync(
+      process.execPath,
+      [bin, 'bench', '--sink', 'tcp', '--method', methods, '--sizes', '64K', '--working-set', '8M', '--duration', '0.2', '--repeat', '1', '--json'],
+      { cwd: root, encoding: 'utf8', timeout: 240_000, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const report = JSON.parse(out) as {
+      kind: string;
+      results: { method: string; status: string; reason: string | null; bytes: number; zeroCopyShare: number | null; retransmissions: number; workingSetBytes: number }[];
+    };
+    assert.equal(report.kind, 'aiotx-bench-tcp-sink');
+    assert.deepEqual(report.results.map((r) => r.method), methods.split(','));
+    for (const r of report.results) {
+      if (r.status === 'unavailable') {
+        console.log(`# ${r.method}: ${r.reason}`);
+        continue;
+      }
+      assert.equal(r.status, 'ok', `${r.method}: ${r.reason}`);
+      assert.ok(r.bytes > 0, r.method);
+      assert.equal(r.retransmissions, 0, r.method);
+      assert.equal(r.workingSetBytes, 8 << 20, r.method);
+      assert.equal(r.zeroCopyShare, r.method.includes('zc') ? 1 : 0, r.method);
+    }
   });
 });
