@@ -463,12 +463,6 @@ static napi_value js_tcp_acker_start(napi_env env, napi_callback_info info) {
   if (!parse_ipv4(local_s, &local) || !parse_ipv4(remote_s, &remote)) return ax_int(env, -EINVAL);
   unsigned ifindex = if_nametoindex(ifname);
   if (ifindex == 0) return ax_int(env, -ENODEV);
-  pthread_mutex_lock(&ackers_lock);
-  int slot = -1;
-  for (int i = 0; i < MAX_ACKERS && slot < 0; i++)
-    if (ackers[i] == NULL) slot = i;
-  pthread_mutex_unlock(&ackers_lock);
-  if (slot < 0) return ax_int(env, -EMFILE);
   acker_t *a = calloc(1, sizeof *a);
   if (a == NULL) return ax_int(env, -ENOMEM);
   a->raw_fd = -1;
@@ -502,9 +496,18 @@ static napi_value js_tcp_acker_start(napi_env env, napi_callback_info info) {
     acker_free(a);
     return ax_int(env, -err);
   }
+  /* Published only when complete, so a handle never names a half-built acker. */
+  int slot = -1;
   pthread_mutex_lock(&ackers_lock);
-  ackers[slot] = a;
+  for (int i = 0; i < MAX_ACKERS && slot < 0; i++)
+    if (ackers[i] == NULL) slot = i;
+  if (slot >= 0) ackers[slot] = a;
   pthread_mutex_unlock(&ackers_lock);
+  if (slot < 0) {
+    acker_stop(a);
+    acker_free(a);
+    return ax_int(env, -EMFILE);
+  }
   napi_add_env_cleanup_hook(env, acker_cleanup_hook, a);
   return ax_int(env, slot);
 }

@@ -174,6 +174,21 @@ describe('tcp sink rig', { skip }, () => {
     });
   }
 
+  it('at most 16 injectors at once: the 17th is refused (EMFILE), each stop detaches its tracker', async () => {
+    const linksBefore = bpfLinks();
+    await withTcpSinkRig(async (rig) => {
+      const ackers = Array.from({ length: 16 }, (_, i) => startRigAcker(rig, sinkEnds(rig, 100 + i)));
+      try {
+        assert.equal(bpfLinks(), linksBefore + 16);
+        assert.throws(() => startRigAcker(rig, sinkEnds(rig, 200)), { code: 'EMFILE' });
+        assert.equal(bpfLinks(), linksBefore + 16, 'the refused one left nothing attached');
+      } finally {
+        for (const a of ackers) a.stop();
+      }
+      assert.equal(bpfLinks(), linksBefore);
+    });
+  });
+
   it('the C MSG_ZEROCOPY loop: every send completes without a copy', async () => {
     await withTcpSinkRig(async (rig) => {
       const ends = sinkEnds(rig, 3);
