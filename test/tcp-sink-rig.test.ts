@@ -128,6 +128,22 @@ describe('tcp sink rig', { skip }, () => {
     assert.ok(!tcpSinkRigLinks().includes(seen.interface) && !tcpSinkRigLinks().includes(seen.peerInterface));
   });
 
+  it('a rig left by a killed process is removed on the next start', async () => {
+    const rigUrl = new URL('../src/bench/tcp-sink-rig.js', import.meta.url).href;
+    const script = `const { withTcpSinkRig } = await import(${JSON.stringify(rigUrl)});
+      await withTcpSinkRig(async (rig) => { console.log(rig.interface); await new Promise(() => setInterval(() => {}, 1000)); });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
+    const name = line.trim();
+    assert.ok(tcpSinkRigLinks().includes(name), 'the child built its rig');
+    child.kill('SIGKILL');
+    await once(child, 'close');
+    assert.ok(tcpSinkRigLinks().includes(name), 'killed: nothing removed it yet');
+    await withTcpSinkRig(async () => {
+      assert.ok(!tcpSinkRigLinks().includes(name), 'the stale rig is gone once a new one starts');
+    });
+  });
+
   for (const backend of ['uring', 'msgzerocopy']) {
     it(`${backend}: zero-copy jobs complete with no byte copied, copy reports its copy, sendFile works; every byte ACKed, none re-sent`, async (t) => {
       const linksBefore = bpfLinks();
