@@ -9,6 +9,7 @@
         "native/poller.c",
         "native/probe.c",
         "native/socket_ops.c",
+        "native/tcp_sink.c",
         "native/uring.c",
         "native/wakeup.c"
       ],

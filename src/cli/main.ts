@@ -43,8 +43,10 @@ Options:
 const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duration SECS] [--depth N] [--streams N]
                    [--repeat N] [--nodelay] [--host HOST:PORT [--peer aiotx|iperf3]] [--verify] [--netperf PATH]
                    [--report DIR] [--json]
-       aiotx bench --sink [--duration SECS] [--depth N] [--repeat N]
+       aiotx bench --sink [udp] [--duration SECS] [--depth N] [--repeat N]
                    [--datagram-size SIZE] [--segment-size N] [--json]
+       aiotx bench --sink tcp [--method LIST] [--sizes LIST] [--duration SECS] [--depth N]
+                   [--repeat N] [--nodelay] [--hot | --working-set SIZE] [--json]
 
 Measures what each way of sending a TCP stream costs, like the netperf runs of FreeBSD r303405:
 throughput, the sender's CPU as % of one core (this process, and the whole machine with its
@@ -74,7 +76,13 @@ A method this machine cannot run shows why instead of numbers (a tool not instal
 
 With --sink (root; elsewhere it says why it skipped and exits 0): UDP GSO datagrams into a veth
 whose peer is down, so the kernel drops them after the send path and zero-copy is real: copy,
-msgzerocopy, uring and uring-pool compared by CPU per GB.
+msgzerocopy, uring and uring-pool compared by CPU per GB. Plain --sink is --sink udp.
+
+With --sink tcp (root; elsewhere it says why it skipped and exits 0): every method above, plus
+reference-zc (the C loop with MSG_ZEROCOPY, the zero-copy floor), over a TCP connection made with
+TCP_REPAIR into a veth whose packets a tc filter steals, ACKed by an injector thread: TCP
+zero-copy is real. Sender CPU only; the tables add % of one core at 40 Gbit/s with the seed's
+published figures beside. Cold by default: each sender rotates through --working-set of buffers.
 
 Options:
   --method LIST         methods to run (default: all)
@@ -95,7 +103,9 @@ Options:
                         netserver must sit beside it (netperf is not packaged in Debian main)
   --report DIR          also write DIR/index.html with charts (standalone SVG) and results.json
   --json                print the results as JSON (re-render later with 'aiotx report')
-  --sink                the sink-rig bench described above
+  --sink [udp|tcp]      the sink-rig benches described above (plain --sink: udp)
+  --hot                 --sink tcp: one buffer per send in flight, cache-hot
+  --working-set SIZE    --sink tcp: memory each sender rotates through (default 256M: cold)
   --datagram-size SIZE  --sink: bytes per write, one GSO datagram (default 65000, at most 65507)
   --segment-size N      --sink: UDP_SEGMENT, bytes per datagram (default 1472: fits the rig's MTU)
   -h, --help            show this help
@@ -166,13 +176,17 @@ const COMMANDS: Record<string, Command> = {
       report: { type: 'string' },
       netperf: { type: 'string' },
       peer: { type: 'string' },
-      sink: { type: 'boolean' },
+      sink: { type: 'string' },
+      hot: { type: 'boolean' },
+      'working-set': { type: 'string' },
       'datagram-size': { type: 'string' },
       'segment-size': { type: 'string' },
       json: { type: 'boolean' },
     },
     async run(values) {
-      if (values.sink === true) return runSink(values);
+      if (values.sink === 'tcp') return runTcpSink(values);
+      if (values.sink === 'udp') return runSink(values);
+      if (values.sink !== undefined) throw new UsageError(`--sink takes udp or tcp, got '${String(values.sink)}'`, 'bench');
       for (const flag of ['datagram-size', 'segment-size']) {
         if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --sink only`, 'bench');
       }
@@ -180,6 +194,9 @@ const COMMANDS: Record<string, Command> = {
       if (peer !== 'aiotx' && peer !== 'iperf3') throw new UsageError(`--peer must be 'aiotx' or 'iperf3', got '${peer}'`, 'bench');
       if (values.peer !== undefined && values.host === undefined) throw new UsageError('--peer needs --host (the peer to drive)', 'bench');
       if (peer === 'iperf3' && values.verify === true) throw new UsageError('--verify needs an aiotx serve peer (iperf3 -s does not hash streams)', 'bench');
+      for (const flag of ['hot', 'working-set']) {
+        if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --sink tcp only`, 'bench');
+      }
       const { parseMethodList } = await import('../bench/bench-methods.js');
       const options = {
         sizes: parsed(() => parseSizeList(String(values.sizes ?? '32K,256K,512K,1M')), '--sizes'),
@@ -248,7 +265,7 @@ const MAX_UDP_PAYLOAD = 65507;
 async function runSink(values: Values): Promise<void> {
   if (values.sizes !== undefined) throw new UsageError('--sizes does not apply to --sink (its writes are --datagram-size bytes)', 'bench');
   if (values.nodelay !== undefined) throw new UsageError('--nodelay does not apply to --sink (TCP_NODELAY is a TCP option)', 'bench');
-  for (const flag of ['method', 'streams', 'host', 'verify', 'report', 'netperf', 'peer']) {
+  for (const flag of ['method', 'streams', 'host', 'verify', 'report', 'netperf', 'peer', 'hot', 'working-set']) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --sink`, 'bench');
   }
   let datagramSize = 65000;
@@ -270,6 +287,31 @@ async function runSink(values: Values): Promise<void> {
   };
   const { runSinkBenchCommand } = await import('./bench-command.js');
   await runSinkBenchCommand(options);
+}
+
+async function runTcpSink(values: Values): Promise<void> {
+  for (const flag of ['streams', 'host', 'verify', 'report', 'datagram-size', 'segment-size', 'netperf', 'peer']) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --sink tcp`, 'bench');
+  }
+  if (values.hot === true && values['working-set'] !== undefined) throw new UsageError('--hot and --working-set exclude each other', 'bench');
+  const { parseTcpSinkMethodList } = await import('../bench/tcp-sink-methods.js');
+  const options = {
+    sizes: parsed(() => parseSizeList(String(values.sizes ?? '32K,256K,512K,1M')), '--sizes'),
+    methods: parsed(() => parseTcpSinkMethodList(String(values.method ?? 'write,aio-copy,aio-zc,sendfile,reference,reference-zc')), '--method'),
+    durationSeconds: positiveNumber(String(values.duration ?? '1'), '--duration'),
+    depth: positiveInteger(String(values.depth ?? '4'), '--depth', 1024),
+    repeat: positiveInteger(String(values.repeat ?? '3'), '--repeat', 1000),
+    noDelay: values.nodelay === true,
+    workingSetBytes: values.hot === true ? 0 : parsed(() => parseSize(String(values['working-set'] ?? '256M')), '--working-set'),
+    json: values.json === true,
+  };
+  const { runTcpSinkBenchCommand } = await import('./bench-command.js');
+  await runTcpSinkBenchCommand(options);
+}
+
+/** `--sink` with no value after it (last, or before another option) means `--sink udp`, as it always did. */
+function bareSinkMeansUdp(args: string[]): string[] {
+  return args.map((a, i) => (a === '--sink' && (i === args.length - 1 || args[i + 1]!.startsWith('-')) ? '--sink=udp' : a));
 }
 
 function usage(): string {
@@ -355,7 +397,7 @@ async function main(argv: string[]): Promise<number> {
   if (first.startsWith('-')) throw new UsageError(`unknown option '${first}' (options go after the command)`);
   if (!Object.hasOwn(COMMANDS, first)) throw new UsageError(`unknown command '${first}'`);
   const command = COMMANDS[first]!;
-  const args = parseCommandArgs(first, command, rest);
+  const args = parseCommandArgs(first, command, first === 'bench' ? bareSinkMeansUdp(rest) : rest);
   if (args === 'help') {
     process.stdout.write(command.help);
     return 0;
