@@ -12,3 +12,4 @@ export { serveFile, DEFAULT_SENDFILE_THRESHOLD, type ServeFileOptions, type File
 export type { FallbackReason } from './http/fast-path.js';
 export { serveStatic, type ServeStaticOptions, type StaticMiddleware, type NextFunction } from './http/serve-static.js';
 export { createWriteStream, type WriteStreamOptions } from './stream/write-stream.js';
+export { fastifyServeStatic, type FastifyServeStaticOptions } from './http/fastify-plugin.js';
