@@ -2,7 +2,7 @@
 // headers `send` (behind express.static) gives it, and the body by sendfile(2) through aiotx
 // once the headers have left. The response ends only after the kernel released the body.
 import { close, constants, createReadStream, fstat, open, read, type Stats } from 'node:fs';
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { extname } from 'node:path';
 import { contentType } from 'mime-types';
@@ -12,7 +12,6 @@ import { etagOf, isConditional, isFresh, isRangeFresh, preconditionFails, type V
 import { fallbackReason, type FallbackReason } from './fast-path.js';
 import { DOCUMENT_HEADERS, escapeHtml, htmlDocument } from './html.js';
 import { IGNORE, parseRange, UNSATISFIABLE } from './range.js';
-import { STATUS_CODES } from 'node:http';
 
 /**
  * Bodies below this many bytes go out as one ordinary write with the headers: there, the extra
