@@ -4,13 +4,17 @@
 import { METHODS, METHOD_SETUP, type Method, type MethodSetup } from './bench-methods.js';
 import type { TcpSinkEnds } from '../engine/tcp-sink-ops.js';
 
-export const TCP_SINK_METHODS = [...METHODS, 'reference-zc'] as const;
-export type TcpSinkMethod = Method | 'reference-zc';
+/** The external tools cannot send over the rig's socket: aiotx's own methods only. */
+type OwnMethod = Exclude<Method, 'iperf3' | 'iperf3-sendfile' | 'netperf' | 'netperf-sendfile'>;
+const OWN_METHODS = METHODS.filter((m): m is OwnMethod => METHOD_SETUP[m].external === null);
+
+export const TCP_SINK_METHODS = [...OWN_METHODS, 'reference-zc'] as const;
+export type TcpSinkMethod = OwnMethod | 'reference-zc';
 
 export const TCP_SINK_METHOD_SETUP: Record<TcpSinkMethod, MethodSetup> = {
-  ...METHOD_SETUP,
+  ...(Object.fromEntries(OWN_METHODS.map((m) => [m, METHOD_SETUP[m]])) as Record<OwnMethod, MethodSetup>),
   reference: { ...METHOD_SETUP.reference, describe: 'a tight C loop of send(2) in the addon over the working set: the copy floor' },
-  'reference-zc': { backendEnv: undefined, needs: null, describe: 'the same C loop with MSG_ZEROCOPY, draining completions after each send: the zero-copy floor' },
+  'reference-zc': { backendEnv: undefined, needs: null, external: null, describe: 'the same C loop with MSG_ZEROCOPY, draining completions after each send: the zero-copy floor' },
 };
 
 /** '--method write,aio-zc' → the methods in table order; 'aio-zc' stands for its three backends. */
