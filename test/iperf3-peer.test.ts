@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { after, test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Iperf3Test, MAX_RESULTS_BYTES, parseServerResults, STATE, streamId } from '../src/bench/iperf3-peer.js';
 import type { CellResult } from '../src/bench/run-bench.js';
@@ -13,7 +13,8 @@ import type { CellResult } from '../src/bench/run-bench.js';
 const bin = fileURLToPath(new URL('../../bin/aiotx.js', import.meta.url));
 const haveIperf3 = spawnSync('sh', ['-c', 'command -v iperf3']).status === 0;
 const cleanups: (() => void)[] = [];
-after(() => cleanups.forEach((c) => c()));
+// Each test's fake servers and their connections go with it (the leak check runs after the file).
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
 function bench(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -55,7 +56,9 @@ test('every method against a stock iperf3 -s, the receiver column from its own r
 /** A fake iperf3 server: the first connection is the control one, scripted; the rest are drained. */
 async function fakeServer(script: (control: Socket, read: (n: number) => Promise<Buffer>) => Promise<void>): Promise<{ port: number; server: Server }> {
   let first = true;
+  const sockets = new Set<Socket>();
   const server = createServer((socket) => {
+    sockets.add(socket);
     socket.on('error', () => {});
     if (!first) return void socket.resume();
     first = false;
@@ -75,7 +78,10 @@ async function fakeServer(script: (control: Socket, read: (n: number) => Promise
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  cleanups.push(() => server.close());
+  cleanups.push(() => {
+    server.close();
+    for (const s of sockets) s.destroy();
+  });
   return { port: (server.address() as AddressInfo).port, server };
 }
 
