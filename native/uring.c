@@ -22,10 +22,12 @@
 /* Submission table entries from JavaScript: fd, offset, length, tag, buffer index (-1: none),
  * flags (ENTRY_LINK: IOSQE_IO_LINK to the next entry, so the kernel runs them in order;
  * ENTRY_WAITALL: MSG_WAITALL, so a stream send is retried by the kernel until complete instead
- * of completing short, which would not break the link). */
+ * of completing short, which would not break the link; ENTRY_COPY: IORING_OP_SEND, the kernel
+ * copies, for sockets without zero-copy support or pages that could not be pinned). */
 #define ENTRY_WIDTH 6
 #define ENTRY_LINK 1
 #define ENTRY_WAITALL 2
+#define ENTRY_COPY 4
 #define COMPLETION_INTS (3 * 1024)
 
 struct ax_ring {
@@ -45,10 +47,9 @@ static int uring_setup(unsigned entries, struct io_uring_params *p) {
   return (int)syscall(__NR_io_uring_setup, entries, p);
 }
 
+/* One attempt: EINTR, like EAGAIN and EBUSY, is the caller's to retry later. */
 static int uring_enter(int fd, unsigned submit, unsigned flags) {
-  int r;
-  do r = (int)syscall(__NR_io_uring_enter, fd, submit, 0, flags, NULL, 0);
-  while (r < 0 && errno == EINTR);
+  int r = (int)syscall(__NR_io_uring_enter, fd, submit, 0, flags, NULL, 0);
   return r < 0 ? -errno : r;
 }
 
@@ -94,11 +95,9 @@ static int ring_map(ax_ring_t *r, struct io_uring_params *p) {
   return 0;
 }
 
-/* Unsubmitted SQEs (an enter that failed with EBUSY) and overflowed CQEs both need an enter. */
-static void ring_kick(ax_ring_t *r) {
-  unsigned pending = *r->sq_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE);
-  bool overflow = __atomic_load_n(r->sq_flags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW;
-  if (pending || overflow) uring_enter(r->fd, pending, overflow ? IORING_ENTER_GETEVENTS : 0);
+/* CQEs the kernel could not post (CQ full) wait in its overflow list until an enter flushes them. */
+static void ring_flush_overflow(ax_ring_t *r) {
+  if (__atomic_load_n(r->sq_flags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW) uring_enter(r->fd, 0, IORING_ENTER_GETEVENTS);
 }
 
 /* Copies completions out as (tag, res, flags) triples. */
@@ -106,7 +105,7 @@ static int fill_completions(void *owner, int32_t *out, size_t cap) {
   ax_ring_t *r = owner;
   uint64_t count;
   if (read(r->efd, &count, sizeof count) < 0) { /* EAGAIN: a later pass of the loop */ }
-  ring_kick(r);
+  ring_flush_overflow(r);
   unsigned head = *r->cq_head, tail = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
   size_t n = 0;
   while (head != tail && n + 3 <= cap) {
@@ -126,6 +125,24 @@ static ax_ring_t *get_ring(napi_env env) {
   return r;
 }
 
+static void ring_params(struct io_uring_params *p) {
+  memset(p, 0, sizeof *p);
+  p->flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+  p->cq_entries = CQ_ENTRIES;
+}
+
+/* uringProbe() -> 0 when a ring like the one uringStart makes can be set up here, else -errno
+ * (disabled, filtered by seccomp, RLIMIT_MEMLOCK too low for its memory). Closed at once. */
+static napi_value js_uring_probe(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct io_uring_params p;
+  ring_params(&p);
+  int fd = uring_setup(SQ_ENTRIES, &p);
+  if (fd < 0) return ax_int(env, -errno);
+  close(fd);
+  return ax_int(env, 0);
+}
+
 /* uringStart(callback) -> Int32Array of (tag, res, flags) triples, or -errno when io_uring
  * cannot be used here (disabled, filtered by seccomp, too old). callback(count) gives the ints. */
 static napi_value js_uring_start(napi_env env, napi_callback_info info) {
@@ -140,9 +157,7 @@ static napi_value js_uring_start(napi_env env, napi_callback_info info) {
   if (r == NULL) return ax_int(env, -ENOMEM);
   r->fd = r->efd = -1;
   struct io_uring_params p;
-  memset(&p, 0, sizeof p);
-  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-  p.cq_entries = CQ_ENTRIES;
+  ring_params(&p);
   r->fd = uring_setup(SQ_ENTRIES, &p);
   int err = r->fd < 0 ? -errno : ring_map(r, &p);
   if (err == 0) {
@@ -166,9 +181,13 @@ static napi_value js_uring_start(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-/* uringSubmit(table: Float64Array, buffers: Array, count) -> SEND_ZC entries submitted, or
- * -EFAULT (nothing queued) when an entry's buffer is detached or too short. The last entry may
- * not be linked: a chain never spans two submissions. */
+/* uringSubmit(table: Float64Array, buffers: Array, count) -> how many of the entries, from the
+ * first, the kernel took, or -errno when io_uring_enter took none. The entries it did not take
+ * are taken back from the submission ring (without SQPOLL the kernel reads it only inside
+ * io_uring_enter), so the ring holds nothing between calls and the caller alone decides what
+ * goes again. Staging stops before an entry whose buffer is detached or too short: that entry
+ * and those after it count as not taken. The last entry may not be linked: a chain never spans
+ * two submissions. */
 static napi_value js_uring_submit(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   bool is;
@@ -199,13 +218,14 @@ static napi_value js_uring_submit(napi_env env, napi_callback_info info) {
   if (r == NULL) return NULL;
   const double *t = base;
   struct io_uring_sqe staged[SQ_ENTRIES];
-  for (int64_t i = 0; i < count; i++) {
-    const double *entry = t + i * ENTRY_WIDTH;
+  int64_t n = 0;
+  for (; n < count; n++) {
+    const double *entry = t + n * ENTRY_WIDTH;
     double fd = entry[0], off = entry[1], len = entry[2], tag = entry[3], idx = entry[4], fl = entry[5];
     if (!(fd >= 0 && fd <= INT32_MAX) || !(off >= 0 && off <= 9007199254740991.0) || !(len >= 0 && len <= UINT32_MAX) ||
         !(tag >= 0 && tag <= UINT32_MAX) || !(idx >= -1 && idx < (double)r->buffer_slots) ||
-        !(fl >= 0 && fl <= (ENTRY_LINK | ENTRY_WAITALL)) || fl != (double)(int)fl ||
-        (i == count - 1 && ((int)fl & ENTRY_LINK))) {
+        !(fl >= 0 && fl <= (ENTRY_LINK | ENTRY_WAITALL | ENTRY_COPY)) || fl != (double)(int)fl ||
+        (n == count - 1 && ((int)fl & ENTRY_LINK))) {
       napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "bad submission table entry");
       return NULL;
     }
@@ -213,37 +233,39 @@ static napi_value js_uring_submit(napi_env env, napi_callback_info info) {
     uint8_t *data;
     size_t blen;
     bool detached;
-    napi_get_element(env, argv[1], (uint32_t)i, &buf);
+    napi_get_element(env, argv[1], (uint32_t)n, &buf);
     if (!ax_get_bytes(env, buf, &data, &blen, &detached)) return NULL;
-    if (detached || (size_t)off > blen || (size_t)len > blen - (size_t)off) return ax_int(env, -EFAULT);
-    struct io_uring_sqe *sqe = &staged[i];
+    if (detached || (size_t)off > blen || (size_t)len > blen - (size_t)off) break;
+    struct io_uring_sqe *sqe = &staged[n];
+    bool copy = (int)fl & ENTRY_COPY;
     memset(sqe, 0, sizeof *sqe);
-    sqe->opcode = IORING_OP_SEND_ZC;
+    sqe->opcode = copy ? IORING_OP_SEND : IORING_OP_SEND_ZC;
     sqe->fd = (int)fd;
     sqe->addr = (uint64_t)(uintptr_t)(data + (size_t)off);
     sqe->len = (uint32_t)len;
     sqe->msg_flags = MSG_NOSIGNAL | (((int)fl & ENTRY_WAITALL) ? MSG_WAITALL : 0);
     sqe->flags = ((int)fl & ENTRY_LINK) ? IOSQE_IO_LINK : 0;
-    sqe->ioprio = IORING_SEND_ZC_REPORT_USAGE | (idx >= 0 ? IORING_RECVSEND_FIXED_BUF : 0);
-    sqe->buf_index = idx >= 0 ? (uint16_t)idx : 0;
+    if (!copy) {
+      sqe->ioprio = IORING_SEND_ZC_REPORT_USAGE | (idx >= 0 ? IORING_RECVSEND_FIXED_BUF : 0);
+      sqe->buf_index = idx >= 0 ? (uint16_t)idx : 0;
+    }
     sqe->user_data = (uint64_t)tag;
   }
-  unsigned tail = *r->sq_tail, mask = *r->sq_mask;
-  unsigned space = SQ_ENTRIES - (tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE));
-  if ((unsigned)count > space) {
-    uring_enter(r->fd, 0, 0);
-    return ax_int(env, -EBUSY);
-  }
-  for (int64_t i = 0; i < count; i++) {
+  if (n > 0 && n < count) staged[n - 1].flags &= (uint8_t)~IOSQE_IO_LINK; /* its chain ends here now */
+  unsigned head = __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE), tail = *r->sq_tail, mask = *r->sq_mask;
+  if (tail != head) return ax_int(env, -EBUSY); /* cannot happen: every call leaves the ring empty */
+  for (int64_t i = 0; i < n; i++) {
     unsigned slot = tail & mask;
     r->sqes[slot] = staged[i];
     r->sq_array[slot] = slot;
     tail++;
   }
   __atomic_store_n(r->sq_tail, tail, __ATOMIC_RELEASE);
-  /* EBUSY here leaves the entries queued; ring_kick submits them with the next completions. */
-  int submitted = uring_enter(r->fd, (unsigned)count, 0);
-  return ax_int(env, submitted == -EBUSY || submitted == -EAGAIN ? count : submitted);
+  int entered = n > 0 ? uring_enter(r->fd, (unsigned)n, 0) : 0;
+  unsigned now = __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE);
+  unsigned taken = now - head;
+  if (taken != (unsigned)n) __atomic_store_n(r->sq_tail, now, __ATOMIC_RELEASE);
+  return ax_int(env, taken == 0 && entered < 0 ? entered : (int64_t)taken);
 }
 
 /* uringReap() -> ints of (tag, res, flags) triples written to the completions array that
@@ -284,10 +306,24 @@ static napi_value js_uring_register_buffers(napi_env env, napi_callback_info inf
     iov[i].iov_base = data + i * size;
     iov[i].iov_len = (size_t)size;
   }
-  struct io_uring_rsrc_update2 up = {.offset = (uint32_t)slot, .data = (uint64_t)(uintptr_t)iov, .nr = (uint32_t)count};
-  int rr = uring_register(r->fd, IORING_REGISTER_BUFFERS_UPDATE, &up, sizeof up);
+  /* The kernel stops at the first buffer it cannot pin and returns how many it registered; asked
+   * again for the rest it names the errno. All or none: a partial pool is emptied again. */
+  int64_t done = 0;
+  int rr = 0;
+  while (done < count) {
+    struct io_uring_rsrc_update2 up = {
+        .offset = (uint32_t)(slot + done), .data = (uint64_t)(uintptr_t)(iov + done), .nr = (uint32_t)(count - done)};
+    rr = uring_register(r->fd, IORING_REGISTER_BUFFERS_UPDATE, &up, sizeof up);
+    if (rr <= 0) break;
+    done += rr;
+  }
+  if (done < count && done > 0) {
+    memset(iov, 0, (size_t)done * sizeof *iov);
+    struct io_uring_rsrc_update2 up = {.offset = (uint32_t)slot, .data = (uint64_t)(uintptr_t)iov, .nr = (uint32_t)done};
+    uring_register(r->fd, IORING_REGISTER_BUFFERS_UPDATE, &up, sizeof up);
+  }
   free(iov);
-  return ax_int(env, rr < 0 ? rr : 0);
+  return ax_int(env, done == count ? 0 : rr < 0 ? rr : -EIO);
 }
 
 /* uringUnregisterBuffers(slot, count) -> 0 or -errno: empties table slots (the kernel keeps the
@@ -321,6 +357,7 @@ static napi_value js_uring_buffer_slots(napi_env env, napi_callback_info info) {
 }
 
 void ax_init_uring(napi_env env, napi_value exports) {
+  ax_export(env, exports, "uringProbe", js_uring_probe);
   ax_export(env, exports, "uringStart", js_uring_start);
   ax_export(env, exports, "uringSubmit", js_uring_submit);
   ax_export(env, exports, "uringReap", js_uring_reap);

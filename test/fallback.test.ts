@@ -89,7 +89,7 @@ describe('backend fallback', () => {
 
   it('rejects every write clearly when AIOTX_BACKEND names no backend', () => {
     const r = runProbe({ AIOTX_BACKEND: 'fast' }, false);
-    assert.equal(r.write.error, 'ERR_INVALID_ARG_VALUE');
+    assert.equal(r.write.error, 'ERR_AIOTX_BAD_ENVIRONMENT');
     assert.match(r.write.message ?? '', /AIOTX_BACKEND must be uring, msgzerocopy or copy/);
   });
 });

@@ -91,13 +91,13 @@ describe('fault: RLIMIT_MEMLOCK', () => {
     figures(t, 'memlock-0', { backend: out.backend, jobs: out.outcomes.length, bytesExact: got.bytes, wired: out.wired, reason: out.reason, allSettled: true, exit: 0, leaks: 0 });
   });
 
-  it('0: the pool and probe() name RLIMIT_MEMLOCK as the reason', { skip: skip0, todo: 'issue 9 item 15' }, async () => {
+  it('0: the pool and probe() name RLIMIT_MEMLOCK as the reason', { skip: skip0 }, async () => {
     const { out } = await run(0, { AIOTX_BACKEND: '' }, 0x3e4);
     assert.match(out.reason ?? '', /memlock/i, `pool.reason: ${out.reason}`);
     assert.match(out.uring.reason, /memlock/i, `probe().backends.uring.reason: ${out.uring.reason}`);
   });
 
-  it('512 KiB on the uring backend: pinning fails part-way, the pool says so, no write loses the connection', { skip: skip0 || uringSkip, todo: 'issue 9 item 15' }, async (t) => {
+  it('512 KiB on the uring backend: pinning fails part-way, the pool says so, no write loses the connection', { skip: skip0 || uringSkip }, async (t) => {
     const seed = 0x3e5;
     const { out, got } = await run(512 << 10, { AIOTX_BACKEND: 'uring' }, seed);
     assert.equal(out.wired, false, `a ${(POOL.size * POOL.count) >> 10} KiB pool cannot be wired under a 512 KiB limit`);

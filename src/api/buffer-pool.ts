@@ -23,7 +23,10 @@ export interface BufferPool {
   readonly available: number;
   /** A free buffer, or null when all are handed out or in flight. */
   acquire(): Buffer | null;
-  /** Gives a buffer back; throws ERR_AIOTX_BUFFER_BUSY while a write of it is in flight. */
+  /**
+   * Gives back the buffer acquire() returned; throws ERR_AIOTX_BUFFER_BUSY while a write of it is
+   * in flight, ERR_AIOTX_BUFFER_NOT_ACQUIRED when it is not out (released already).
+   */
   release(buffer: Buffer): void;
   /** Unregisters the buffers; throws ERR_AIOTX_BUFFER_BUSY while writes are in flight. */
   close(): void;
@@ -53,7 +56,10 @@ export function createBufferPool(options: BufferPoolOptions): BufferPool {
       return pool.available;
     },
     acquire: () => pool.acquire(),
-    release: (buffer) => pool.release(buffer),
+    release: (buffer) => {
+      if (!(buffer instanceof Uint8Array)) throw typeError(`release: buffer must be a Buffer from acquire(), got ${describe(buffer)}`);
+      pool.release(buffer);
+    },
     close: () => pool.close(),
   };
 }

@@ -6,7 +6,7 @@ import { getSystemErrorName } from 'node:util';
 import { addon } from '../native/addon.js';
 import type { BackendName } from './backend.js';
 import { stateError, type AiotxError } from './errors.js';
-import { startRing } from './uring-ring.js';
+import { probeRing } from './uring-ring.js';
 
 export interface BackendStatus {
   available: boolean;
@@ -40,22 +40,45 @@ export function msgZerocopyStatus(): BackendStatus {
   return { available: true, reason: 'send(2) with MSG_ZEROCOPY; completions from the socket error queue' };
 }
 
+/** CAP_IPC_LOCK lifts RLIMIT_MEMLOCK (capability bit 14 of CapEff). */
+function mayLockAnyMemory(): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m !== null && ((BigInt(`0x${m[1]}`) >> 14n) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why an ENOMEM from pinning memory (ring setup, registered buffers) is RLIMIT_MEMLOCK's doing,
+ * or null when that limit does not bind this process.
+ */
+export function memlockCause(): string | null {
+  const limits = addon.memlock();
+  if (typeof limits === 'number' || limits.soft < 0 || mayLockAnyMemory()) return null;
+  return `RLIMIT_MEMLOCK (${limits.soft} bytes) bounds the memory this process may pin and it lacks CAP_IPC_LOCK; raise the limit (ulimit -l, systemd LimitMEMLOCK=, docker --ulimit memlock=)`;
+}
+
 export function uringStatus(): BackendStatus {
   const disabled = readSysctl('/proc/sys/kernel/io_uring_disabled');
   // 1 still allows members of kernel.io_uring_group; the attempt below tells.
   if (disabled === 2) return { available: false, reason: 'io_uring disabled by kernel.io_uring_disabled=2' };
   if (!atLeast(6, 2)) return { available: false, reason: `kernel ${release()} predates SEND_ZC usage reports (6.2)` };
-  const r = startRing();
-  if (r < 0) return { available: false, reason: `io_uring_setup fails with ${getSystemErrorName(r)} (kernel.io_uring_disabled, seccomp or policy)` };
+  const r = probeRing();
+  if (r < 0) {
+    const name = getSystemErrorName(r);
+    const memlock = name === 'ENOMEM' ? memlockCause() : null;
+    const why = memlock ?? (name === 'ENOMEM' ? 'out of memory' : 'kernel.io_uring_disabled, seccomp or policy');
+    return { available: false, reason: `io_uring_setup fails with ${name}: ${why}` };
+  }
   return { available: true, reason: 'io_uring SEND_ZC; completions through an eventfd' };
 }
 
-export function backendStatuses(): Record<BackendName, BackendStatus> {
-  return {
-    uring: uringStatus(),
-    msgzerocopy: msgZerocopyStatus(),
-    copy: { available: true, reason: 'send(2); the kernel copies every byte' },
-  };
+function backendStatus(name: BackendName): BackendStatus {
+  if (name === 'uring') return uringStatus();
+  if (name === 'msgzerocopy') return msgZerocopyStatus();
+  return { available: true, reason: 'send(2); the kernel copies every byte' };
 }
 
 const BACKENDS: readonly BackendName[] = ['uring', 'msgzerocopy', 'copy'];
@@ -77,19 +100,27 @@ export function selectBackend(): Selection {
   return selection;
 }
 
-/** AIOTX_BACKEND if set, else io_uring, then MSG_ZEROCOPY, then copy. */
+/**
+ * AIOTX_BACKEND if set, else io_uring, then MSG_ZEROCOPY, then copy. Only the backends the choice
+ * needs are probed now (AIOTX_BACKEND=copy touches no io_uring); `statuses` probes all when read.
+ */
 export function computeSelection(): Selection {
   const forced = process.env.AIOTX_BACKEND?.trim() || undefined;
-  const statuses = backendStatuses();
-  if (forced === undefined) {
-    const zeroCopy = statuses.uring.available ? 'uring' : statuses.msgzerocopy.available ? 'msgzerocopy' : 'copy';
-    return { zeroCopy, error: null, forced: false, statuses };
-  }
+  const known: Partial<Record<BackendName, BackendStatus>> = {};
+  const status = (name: BackendName): BackendStatus => (known[name] ??= backendStatus(name));
+  let all: Record<BackendName, BackendStatus> | null = null;
+  const select = (zeroCopy: BackendName, error: AiotxError | null): Selection => ({
+    zeroCopy,
+    error,
+    forced: forced !== undefined,
+    get statuses() {
+      return (all ??= { uring: status('uring'), msgzerocopy: status('msgzerocopy'), copy: status('copy') });
+    },
+  });
+  if (forced === undefined) return select(status('uring').available ? 'uring' : status('msgzerocopy').available ? 'msgzerocopy' : 'copy', null);
   if (!BACKENDS.includes(forced as BackendName)) {
-    const error = stateError(`AIOTX_BACKEND must be uring, msgzerocopy or copy, got '${forced}'`, 'ERR_INVALID_ARG_VALUE');
-    return { zeroCopy: 'copy', error, forced: true, statuses };
+    return select('copy', stateError(`AIOTX_BACKEND must be uring, msgzerocopy or copy, got '${forced}'`, 'ERR_AIOTX_BAD_ENVIRONMENT'));
   }
-  const status = statuses[forced as BackendName];
-  const error = status.available ? null : stateError(`AIOTX_BACKEND=${forced}, but ${forced} is unavailable here: ${status.reason}`, 'ERR_AIOTX_BACKEND_UNAVAILABLE');
-  return { zeroCopy: forced as BackendName, error, forced: true, statuses };
+  const { available, reason } = status(forced as BackendName);
+  return select(forced as BackendName, available ? null : stateError(`AIOTX_BACKEND=${forced}, but ${forced} is unavailable here: ${reason}`, 'ERR_AIOTX_BACKEND_UNAVAILABLE'));
 }

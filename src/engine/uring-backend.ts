@@ -9,13 +9,22 @@
 // send itself, because a short result would not break the link; so a short result means the
 // send failed part way. A failure cancels the rest of its chain (-ECANCELED, nothing sent): those
 // segments, and the unsent rest of a short one, go out again first, unless their job was stopped.
+//
+// Zero-copy degrades to copy (IORING_OP_SEND through the same ring, so order holds), never failing
+// the stream: for good on a socket without zero-copy support (EOPNOTSUPP: AF_UNIX...), and per
+// segment when its pages cannot be pinned (ENOMEM: RLIMIT_MEMLOCK) and this socket holds no pinned
+// pages whose release could make room; while it holds some, the segment waits for a release and
+// tries zero-copy again. Copied bytes count in the job's copiedBytes.
 import { constants } from 'node:os';
 import { PENDING, type Channel, type ChannelEvents } from './backend.js';
+import { CopyChannel } from './copy-backend.js';
 import type { WriteJob } from './job.js';
-import { CQE_F_MORE, CQE_F_NOTIF, ENTRY_LINK, ENTRY_WAITALL, MAX_CHAIN, NOTIF_USAGE_ZC_COPIED, Segment, requestFlush, stage, type Sender } from './uring-ring.js';
+import { CQE_F_MORE, CQE_F_NOTIF, ENTRY_LINK, ENTRY_WAITALL, MAX_CHAIN, NOTIF_USAGE_ZC_COPIED, Segment, TAKEN_BACK, requestFlush, stage, startRing, type Sender } from './uring-ring.js';
 
 const ECANCELED = -constants.errno.ECANCELED;
 const EFAULT = -constants.errno.EFAULT;
+const ENOMEM = -constants.errno.ENOMEM;
+const EOPNOTSUPP = -constants.errno.EOPNOTSUPP;
 /** Stream sockets: bytes per send (a datagram job is always one send). */
 const STREAM_SEGMENT = 1 << 20;
 /** Bytes per socket waiting for a chain or in one (at least one segment is always allowed). */
@@ -35,6 +44,14 @@ export class UringChannel implements Channel, Sender {
   private bytes = 0;
   /** Segments not yet released: pending, sending, or awaiting their notification. */
   private held = 0;
+  /** Sends whose notification is still to come (the kernel holds their pages). */
+  private notifying = 0;
+  /** SEND_ZC is unsupported on this socket: every segment is a copy send. */
+  private copyOnly = false;
+  /** A send could not pin its pages while notifications were due: the next chain waits for one. */
+  private starved = false;
+  /** The ring could not start (after the probe said it could): sends copy, directly. */
+  private readonly direct: CopyChannel | null;
   private readonly sendFlags: number;
 
   constructor(
@@ -43,6 +60,7 @@ export class UringChannel implements Channel, Sender {
     private readonly stream: boolean,
   ) {
     this.sendFlags = stream ? ENTRY_WAITALL : 0;
+    this.direct = startRing() < 0 ? new CopyChannel(fd) : null;
   }
 
   get unreleased(): number {
@@ -55,6 +73,7 @@ export class UringChannel implements Channel, Sender {
 
   /** Stages a segment; the job counts it as accepted now (the channel sees it through). */
   submit(job: WriteJob, length: number): number {
+    if (this.direct) return this.direct.submit(job, length);
     if (this.pending.length + this.chain.length >= MAX_CHAIN || this.bytes >= MAX_BYTES) return PENDING;
     const n = this.stream && length > STREAM_SEGMENT ? STREAM_SEGMENT : length;
     const segment = new Segment(this, job, job.submitted, n);
@@ -72,7 +91,7 @@ export class UringChannel implements Channel, Sender {
   }
 
   emit(room: number): void {
-    if (this.chain.length > 0) return; // the next chain waits for this one's send CQEs
+    if (this.chain.length > 0 || this.starved) return; // the next chain waits for this one's send CQEs
     const pending = this.pending;
     const chain = this.chain;
     const max = room < MAX_CHAIN ? room : MAX_CHAIN;
@@ -80,7 +99,7 @@ export class UringChannel implements Channel, Sender {
     while (taken < pending.length && chain.length < max) {
       const segment = pending[taken++]!;
       const job = segment.job;
-      if (!job.isStopped && segment.offset + segment.length > job.data.byteLength) {
+      if (!job.isStopped && segment.offset + segment.length > byteLength(job.data)) {
         // Detached or shrunk since it was staged: the kernel must not read it.
         this.events.failed(job, EFAULT);
       }
@@ -88,6 +107,7 @@ export class UringChannel implements Channel, Sender {
         this.bytes -= segment.length;
         this.release(segment, 0, true);
       } else {
+        segment.copy ||= this.copyOnly;
         chain.push(segment);
       }
     }
@@ -100,24 +120,40 @@ export class UringChannel implements Channel, Sender {
 
   completion(segment: Segment, res: number, flags: number): void {
     if (flags & CQE_F_NOTIF) {
+      this.notifying--;
       const sent = segment.res > 0 ? segment.res : 0;
       const copied = (res & NOTIF_USAGE_ZC_COPIED) !== 0;
       if (sent > 0) this.events.notification(copied);
       this.release(segment, sent, copied);
+      if (this.starved) {
+        this.starved = false;
+        if (this.pending.length > 0) requestFlush(this);
+      }
       return;
     }
     segment.res = res;
     this.open--;
+    if (flags & CQE_F_MORE) this.notifying++;
     // The job hears a failure before any of its segments is released, so it cannot resolve.
-    if (res < 0 && res !== ECANCELED) this.events.failed(segment.job, res);
+    if (res < 0 && !this.sendsAgain(segment, res)) this.events.failed(segment.job, res);
     else if (res < segment.length) {
-      // Cancelled, or a stream send that failed part way: the rest goes out again.
+      // Not sent, or a stream send that failed part way: the rest goes out again.
       const sent = res > 0 ? res : 0;
-      segment.retry = new Segment(this, segment.job, segment.offset + sent, segment.length - sent);
+      const retry = new Segment(this, segment.job, segment.offset + sent, segment.length - sent);
+      retry.copy = segment.copy;
+      segment.retry = retry;
       segment.job.resending(sent > 0);
       this.held++;
     }
     if (!(flags & CQE_F_MORE)) this.release(segment, res > 0 ? res : 0, true);
+  }
+
+  /** A send that failed without failing its job: cancelled, not taken, or zero-copy refused. */
+  private sendsAgain(segment: Segment, res: number): boolean {
+    if (res === ECANCELED || res === TAKEN_BACK) return true;
+    if (segment.copy) return false;
+    if (res === EOPNOTSUPP) this.copyOnly = true;
+    return res === EOPNOTSUPP || res === ENOMEM;
   }
 
   completionsDone(): void {
@@ -129,32 +165,46 @@ export class UringChannel implements Channel, Sender {
   private chainDone(): void {
     const chain = this.chain;
     let retries: Segment[] | null = null;
-    let failed = false;
+    // A send that failed, or fell short, cancels the rest of the chain; one whose preparation
+    // failed (ENOMEM accounting pinned pages) cancels those before it too.
+    const cause = chain.some((s) => (s.res < 0 && s.res !== ECANCELED) || (s.res > 0 && s.res < s.length));
     for (const segment of chain) {
       this.bytes -= segment.length;
-      if (segment.res < 0 && segment.res !== ECANCELED) failed = true;
-      else if (segment.res > 0 && segment.res < segment.length) failed = true;
       const retry = segment.retry;
       if (retry === null) continue;
       segment.retry = null;
-      if (!failed && !retry.job.isStopped) {
-        // Cancelled with no failure before it (the ring going away): never loop on it.
+      if (!cause && !retry.job.isStopped) {
+        // Cancelled with no cause in its chain (the ring going away): never loop on it.
         this.events.failed(retry.job, ECANCELED);
       }
       if (retry.job.isStopped) {
         this.release(retry, 0, true);
-      } else {
-        this.bytes += retry.length;
-        (retries ??= []).push(retry);
+        continue;
       }
+      // Pages it could not pin: wait for a release of this socket's, else copy it.
+      if (segment.res === ENOMEM && !segment.copy) {
+        if (this.notifying > 0) this.starved = true;
+        else retry.copy = true;
+      }
+      this.bytes += retry.length;
+      (retries ??= []).push(retry);
     }
     chain.length = 0;
     if (retries !== null) this.pending = retries.concat(this.pending);
-    if (this.pending.length > 0) requestFlush(this);
+    if (this.pending.length > 0 && !this.starved) requestFlush(this);
   }
 
   private release(segment: Segment, sent: number, copied: boolean): void {
     this.held--;
     segment.job.released(sent, copied);
+  }
+}
+
+/** Bytes of `data` now: 0 once detached (a DataView's byteLength throws then). */
+function byteLength(data: ArrayBufferView | ArrayBuffer): number {
+  try {
+    return data.byteLength;
+  } catch {
+    return 0;
   }
 }

@@ -12,16 +12,25 @@ export const CQE_F_NOTIF = 1 << 3;
 /** In a notification's res, with IORING_SEND_ZC_REPORT_USAGE: the kernel copied the data. */
 export const NOTIF_USAGE_ZC_COPIED = 1 << 31;
 
-/** Entry flags (native/uring.c): IOSQE_IO_LINK to the next entry; MSG_WAITALL. */
+/** Entry flags (native/uring.c): IOSQE_IO_LINK to the next entry; MSG_WAITALL; IORING_OP_SEND (copy). */
 export const ENTRY_LINK = 1;
 export const ENTRY_WAITALL = 2;
+export const ENTRY_COPY = 4;
+/**
+ * A send result the kernel never posts: io_uring_enter did not take the entry (it was taken back
+ * from the submission ring), so nothing of it was sent and its sender sends it again.
+ */
+export const TAKEN_BACK = -0x40000000;
 /** The longest chain a sender may write: a chain never spans two submissions. */
 export const MAX_CHAIN = 16;
 
-const EBUSY = -constants.errno.EBUSY;
+/** io_uring_enter(2): the kernel is short of resources, or was interrupted; try again later. */
+const RETRY_LATER = new Set(['EAGAIN', 'EBUSY', 'EINTR'].map((n) => -constants.errno[n as keyof typeof constants.errno]));
 const ENTRY_WIDTH = 6;
 /** Entries per crossing: the submission ring's size. */
 const BATCH = 256;
+/** Longest wait (ms) before offering entries the kernel refused again, unless completions come first. */
+const MAX_BACKOFF = 64;
 
 /** One SEND_ZC of job.data[offset, offset + length). */
 export class Segment {
@@ -31,6 +40,8 @@ export class Segment {
   res = Number.NaN;
   /** What goes out again in its place (it was cancelled, or sent short). */
   retry: Segment | null = null;
+  /** Sent with IORING_OP_SEND: the kernel copies (set by the sender). */
+  copy = false;
 
   constructor(
     readonly sender: Sender,
@@ -57,6 +68,9 @@ export interface Sender {
 
 let completions: Int32Array | null = null;
 let startError = 0;
+/** Set while io_uring_enter refuses entries: flushes wait this long (ms), or for completions. */
+let backoff = 0;
+let backoffTimer: NodeJS.Timeout | null = null;
 
 /** Segments by tag, while the kernel may post CQEs for them; free tags are reused. */
 const byTag: (Segment | null)[] = [];
@@ -67,12 +81,15 @@ const table = new Float64Array(BATCH * ENTRY_WIDTH);
 const buffers: (ArrayBufferView | ArrayBuffer | undefined)[] = new Array<undefined>(BATCH).fill(undefined);
 const staged: (Segment | null)[] = new Array<null>(BATCH).fill(null);
 let count = 0;
-/** The ring had no room for the staged table: it is submitted again after completions. */
-let stuck = false;
 
 const ready: Sender[] = [];
 const touched: Sender[] = [];
 let flushQueued = false;
+
+/** 0 when io_uring can be used here, else the -errno why; starts nothing (a test ring is closed at once). */
+export function probeRing(): number {
+  return completions !== null ? 0 : startError !== 0 ? startError : addon.uringProbe();
+}
 
 /** Starts the ring once; returns 0 or the -errno why io_uring cannot be used here. */
 export function startRing(): number {
@@ -97,6 +114,25 @@ export function requestFlush(sender: Sender): void {
  * is empty, so every write that settled promises queue in reaction goes out in the same crossing.
  */
 function queueFlush(): void {
+  if (flushQueued || backoffTimer !== null) return;
+  if (backoff > 0) {
+    backoffTimer = setTimeout(flushAfterBackoff, backoff).unref();
+    return;
+  }
+  flushQueued = true;
+  process.nextTick(flush);
+}
+
+function flushAfterBackoff(): void {
+  backoffTimer = null;
+  flushQueued = true;
+  flush();
+}
+
+/** Completions came: what io_uring_enter refused may go now (the kernel freed resources). */
+function flushSoon(): void {
+  if (backoffTimer !== null) clearTimeout(backoffTimer);
+  backoffTimer = null;
   if (flushQueued) return;
   flushQueued = true;
   process.nextTick(flush);
@@ -115,7 +151,7 @@ export function stage(segment: Segment, flags: number): void {
   table[at + 2] = segment.length;
   table[at + 3] = tag;
   table[at + 4] = job.wiredSlot;
-  table[at + 5] = flags;
+  table[at + 5] = segment.copy ? flags | ENTRY_COPY : flags;
   buffers[count] = job.data;
   staged[count] = segment;
   count++;
@@ -123,7 +159,6 @@ export function stage(segment: Segment, flags: number): void {
 
 function flush(): void {
   flushQueued = false;
-  if (stuck && !submit()) return;
   let i = 0;
   for (; i < ready.length; i++) {
     if (BATCH - count < MAX_CHAIN && !submit()) break;
@@ -133,36 +168,31 @@ function flush(): void {
   }
   if (i === ready.length) ready.length = 0;
   else ready.splice(0, i);
-  if (!stuck) submit();
+  submit();
   reap();
 }
 
-/** Submits the staged table; false when the ring had no room (it stays staged). */
+/**
+ * Submits the staged table; false when the kernel did not take all of it. Entries it did not
+ * take were taken back unsent: their senders hear TAKEN_BACK and send them again after the
+ * chain they belong to, so a chain the kernel cut keeps its order. EAGAIN, EBUSY and EINTR mean
+ * try again later (io_uring_enter(2)): flushes back off until completions come. Any other errno
+ * is the send result of every entry not taken.
+ */
 function submit(): boolean {
   const n = count;
-  if (n === 0) {
-    stuck = false;
-    return true;
-  }
+  if (n === 0) return true;
   const r = addon.uringSubmit(table, buffers, n);
-  if (r === EBUSY) {
-    stuck = true;
-    return false;
-  }
-  stuck = false;
   count = 0;
   buffers.fill(undefined, 0, n);
-  if (r < 0) {
-    // Nothing was queued (EFAULT: a buffer detached or shrunk since it was staged): every entry
-    // hears it as its send's result, with no notification to follow.
-    for (let i = 0; i < n; i++) {
-      const segment = staged[i]!;
-      complete(segment, r, 0);
-    }
-    completed();
-  }
+  const taken = r > 0 ? r : 0;
+  const res = r < 0 && !RETRY_LATER.has(r) ? r : TAKEN_BACK;
+  if (taken === n) backoff = 0;
+  else if (res === TAKEN_BACK) backoff = backoff === 0 ? 1 : Math.min(backoff * 2, MAX_BACKOFF);
+  for (let i = taken; i < n; i++) complete(staged[i]!, res, 0);
   staged.fill(null, 0, n);
-  return true;
+  if (taken < n) completed();
+  return taken === n;
 }
 
 /** Dispatches the completions already posted, without waiting for the eventfd. */
@@ -182,7 +212,7 @@ function dispatch(n: number): void {
     if (segment) complete(segment, c[i + 1]!, c[i + 2]!);
   }
   completed();
-  if (ready.length > 0 || stuck) queueFlush();
+  if (ready.length > 0) flushSoon();
 }
 
 function complete(segment: Segment, res: number, flags: number): void {
@@ -241,6 +271,12 @@ export function allocateSlots(count: number): number {
   if (start + count > total) return -1;
   slotRanges.push({ start, count });
   return start;
+}
+
+/** Table slots no pool holds. */
+export function freeSlotCount(): number {
+  const total = bufferSlots();
+  return total <= 0 ? 0 : slotRanges.reduce((free, range) => free - range.count, total);
 }
 
 export function freeSlots(start: number): void {

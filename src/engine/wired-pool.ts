@@ -3,12 +3,21 @@
 // (IORING_RECVSEND_FIXED_BUF). A buffer with a job in flight can be neither handed out again
 // nor written by another job: the kernel may still be reading it.
 import { getSystemErrorName } from 'node:util';
-import { selectBackend } from './capabilities.js';
+import { memlockCause, selectBackend } from './capabilities.js';
 import { rangeError, stateError } from './errors.js';
 import type { WriteJob } from './job.js';
-import { allocateSlots, freeSlots, registerBuffers, unregisterBuffers } from './uring-ring.js';
+import { allocateSlots, bufferSlots, freeSlotCount, freeSlots, registerBuffers, unregisterBuffers } from './uring-ring.js';
 
 const pools = new WeakMap<ArrayBuffer, WiredPool>();
+
+/**
+ * Pools dropped without close(): once collected (no buffer of theirs reachable, so no job in
+ * flight), their table slots are freed and the kernel unpins their pages.
+ */
+const unclosed = new FinalizationRegistry<{ base: number; count: number }>(({ base, count }) => {
+  unregisterBuffers(base, count);
+  freeSlots(base);
+});
 
 export class WiredPool {
   readonly memory: ArrayBuffer;
@@ -17,8 +26,8 @@ export class WiredPool {
   /** Why the pool is not wired, or null. */
   readonly reason: string | null;
   private readonly inFlight: Uint8Array;
-  private readonly handedOut: Uint8Array;
-  private readonly buffers: Buffer[];
+  /** Per buffer, the view acquire() handed out, until released: release() must get that one. */
+  private readonly out: (Buffer | null)[];
   /** Per buffer, the settlement hook that frees it (made once, not per job). */
   private readonly releasers: ((() => void) | undefined)[];
   private closed = false;
@@ -29,25 +38,31 @@ export class WiredPool {
   ) {
     this.memory = new ArrayBuffer(size * count);
     this.inFlight = new Uint8Array(count);
-    this.handedOut = new Uint8Array(count);
+    this.out = new Array<null>(count).fill(null);
     this.releasers = new Array<undefined>(count).fill(undefined);
-    this.buffers = Array.from({ length: count }, (_, i) => Buffer.from(this.memory, i * size, size));
     const { slotBase, reason } = this.wire();
     this.slotBase = slotBase;
     this.reason = reason;
     pools.set(this.memory, this);
+    if (slotBase >= 0) unclosed.register(this, { base: slotBase, count }, this);
   }
 
   private wire(): { slotBase: number; reason: string | null } {
     const backend = selectBackend().zeroCopy;
     if (backend !== 'uring') return { slotBase: -1, reason: `zero-copy writes use the ${backend} backend here, which has no registered buffers` };
+    const total = bufferSlots();
+    if (total < 0) return { slotBase: -1, reason: `io_uring has no buffer table here: ${failure(total)}` };
     const base = allocateSlots(this.count);
-    if (base < 0) return { slotBase: -1, reason: 'the io_uring buffer table is full (or could not be registered)' };
+    if (base < 0) {
+      return {
+        slotBase: -1,
+        reason: `the io_uring buffer table is full: this pool needs ${this.count} consecutive slots, ${freeSlotCount()} of ${total} are free (close() pools no longer used)`,
+      };
+    }
     const r = registerBuffers(this.memory, base, this.size, this.count);
     if (r < 0) {
       freeSlots(base);
-      const hint = getSystemErrorName(r) === 'ENOMEM' ? ' (RLIMIT_MEMLOCK too low for this pool?)' : '';
-      return { slotBase: -1, reason: `registering the buffers failed with ${getSystemErrorName(r)}${hint}` };
+      return { slotBase: -1, reason: `registering ${this.count} buffers of ${this.size} bytes failed: ${failure(r)}` };
     }
     return { slotBase: base, reason: null };
   }
@@ -58,26 +73,27 @@ export class WiredPool {
 
   get available(): number {
     let n = 0;
-    for (let i = 0; i < this.count; i++) if (!this.handedOut[i] && !this.inFlight[i]) n++;
+    for (let i = 0; i < this.count; i++) if (!this.out[i] && !this.inFlight[i]) n++;
     return n;
   }
 
+  /** A fresh view per hand-out, so that a holder's stale view can never release a later holder's. */
   acquire(): Buffer | null {
     this.checkOpen();
     for (let i = 0; i < this.count; i++) {
-      if (!this.handedOut[i] && !this.inFlight[i]) {
-        this.handedOut[i] = 1;
-        return this.buffers[i]!;
-      }
+      if (!this.out[i] && !this.inFlight[i]) return (this.out[i] = Buffer.from(this.memory, i * this.size, this.size));
     }
     return null;
   }
 
-  release(buffer: Buffer): void {
+  release(buffer: Uint8Array): void {
     const i = this.indexOf(buffer, buffer.byteLength);
     if (i < 0 || buffer.byteOffset !== i * this.size) throw rangeError('release: this buffer does not come from this pool (pass the one acquire() gave)', 'ERR_INVALID_ARG_VALUE');
+    if (this.out[i] !== buffer) {
+      throw stateError('release: this buffer is not out (released already, or not the object acquire() returned)', 'ERR_AIOTX_BUFFER_NOT_ACQUIRED');
+    }
     if (this.inFlight[i]) throw stateError('release: the buffer has a job in flight; wait for its promise', 'ERR_AIOTX_BUFFER_BUSY');
-    this.handedOut[i] = 0;
+    this.out[i] = null;
   }
 
   close(): void {
@@ -85,6 +101,7 @@ export class WiredPool {
     if (this.inFlight.some((b) => b === 1)) throw stateError('close: buffers of this pool have jobs in flight', 'ERR_AIOTX_BUFFER_BUSY');
     this.closed = true;
     if (this.slotBase >= 0) {
+      unclosed.unregister(this);
       unregisterBuffers(this.slotBase, this.count);
       freeSlots(this.slotBase);
     }
@@ -111,6 +128,13 @@ export class WiredPool {
   private checkOpen(): void {
     if (this.closed) throw stateError('the buffer pool is closed', 'ERR_AIOTX_POOL_CLOSED');
   }
+}
+
+/** An errno from ring setup or pinning, with RLIMIT_MEMLOCK named when it is the cause. */
+function failure(negErrno: number): string {
+  const name = getSystemErrorName(negErrno);
+  const memlock = name === 'ENOMEM' ? memlockCause() : null;
+  return memlock ? `${name}: ${memlock}` : name;
 }
 
 /** The pool `data` lies in, if any. */

@@ -43,7 +43,10 @@ export interface Addon {
   netdevFeatures(name: string): NetdevFeatures | number;
   memlock(): { soft: number; hard: number } | number;
   probeZerocopy(): number;
+  /** 0 when a ring like uringStart's can be set up here (made and closed at once), else -errno. */
+  uringProbe(): number;
   uringStart(onCompletions: (count: number) => void): Int32Array | number;
+  /** Entries the kernel took, from the first (the rest were taken back), or -errno when it took none. */
   uringSubmit(table: Float64Array, buffers: (ArrayBufferView | ArrayBuffer | undefined)[], count: number): number;
   uringReap(): number;
   uringRegisterBuffers(memory: ArrayBuffer, slot: number, size: number, count: number): number;
