@@ -1,4 +1,4 @@
-/* sink-check: proof and measuring tool for the sink rig (DESIGN.md §2).
+/* sink-check: proof and measuring tool for the sink rig.
  *
  * Sends UDP datagrams of ~64 KiB, segmented by GSO (UDP_SEGMENT), to an address behind a veth
  * whose peer is down, where the kernel drops them without copying. Two runs:

@@ -41,6 +41,7 @@ const isErrno = (r: unknown) => Number.isInteger(r) && (r as number) < 0 && (r a
 const answers: Record<string, (r: unknown) => boolean> = {
   memlock: (r) => isErrno(r) || (typeof r === 'object' && r !== null && Number.isInteger((r as { soft: unknown }).soft) && Number.isInteger((r as { hard: unknown }).hard)),
   probeZerocopy: (r) => r === 0 || isErrno(r),
+  uringProbe: (r) => r === 0 || isErrno(r),
   addressOwner: (r) => typeof r === 'string',
   uringReap: (r) => Number.isInteger(r) && (r as number) >= 0,
   uringBufferSlots: (r) => Number.isInteger(r) && (r as number) > 0,

@@ -1,4 +1,4 @@
-/* uring-floor: what io_uring SEND_ZC costs from C on the sink rig (DESIGN.md §2), the floor for
+/* uring-floor: what io_uring SEND_ZC costs from C on the sink rig, the floor for
  * the uring backend. Rounds of `depth` 65000-byte UDP GSO sends (1472-byte segments), linked with
  * IOSQE_IO_LINK or not, from registered (fixed) buffers or not, cycling through 64 MiB; each round
  * is submitted in one io_uring_enter and waits for every send and notification CQE. Prints

@@ -1,8 +1,7 @@
 // probe(): what this machine offers aiotx, in one object (printed by `aiotx probe`).
 import { release } from 'node:os';
 import type { BackendName } from '../engine/backend.js';
-import { computeSelection, readSysctl, type BackendStatus } from '../engine/capabilities.js';
-import { addon } from '../native/addon.js';
+import { computeSelection, memlockLimits, readSysctl, type BackendStatus } from '../engine/capabilities.js';
 import { featuresOf, interfaceNames } from '../policy/interfaces.js';
 import { decide, getMode, getThreshold, type ZeroCopyMode } from '../policy/zero-copy-policy.js';
 
@@ -36,8 +35,6 @@ export interface Capabilities {
 export function probe(): Capabilities {
   const selection = computeSelection();
   const backends = selection.statuses;
-  const limits = addon.memlock();
-  const unlimited = (n: number) => (n < 0 ? null : n);
   return {
     kernel: release(),
     backends,
@@ -45,7 +42,7 @@ export function probe(): Capabilities {
     forcedBackend: selection.forced ? (process.env.AIOTX_BACKEND?.trim() ?? null) : null,
     backendError: selection.error?.message ?? null,
     optmemMax: readSysctl('/proc/sys/net/core/optmem_max'),
-    memlock: typeof limits === 'number' ? { soft: null, hard: null } : { soft: unlimited(limits.soft), hard: unlimited(limits.hard) },
+    memlock: memlockLimits(),
     zeroCopy: { mode: getMode(), threshold: getThreshold() },
     interfaces: interfaceNames().map((name) => {
       const f = featuresOf(name);

@@ -1,4 +1,5 @@
-// The sink rig: the one place on a machine without a NIC where zero-copy is real (DESIGN.md §2).
+// The sink rig: the one place on a machine without a NIC where zero-copy is real: a veth whose
+// far end is down drops packets without copying them (local delivery always copies).
 // A veth pair in the root network namespace whose far end stays DOWN: packets routed into the near
 // end are dropped by the device without being copied, so UDP sent there with MSG_ZEROCOPY (and
 // GSO, UDP_SEGMENT) completes with no SO_EE_CODE_ZEROCOPY_COPIED flag. The sink address has a

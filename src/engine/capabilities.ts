@@ -54,6 +54,14 @@ function mayLockAnyMemory(): boolean {
  * Why an ENOMEM from pinning memory (ring setup, registered buffers) is RLIMIT_MEMLOCK's doing,
  * or null when that limit does not bind this process.
  */
+/** RLIMIT_MEMLOCK in bytes, soft and hard (null = unlimited, or unreadable). */
+export function memlockLimits(): { soft: number | null; hard: number | null } {
+  const limits = addon.memlock();
+  if (typeof limits === 'number') return { soft: null, hard: null };
+  const bytes = (n: number) => (n < 0 ? null : n);
+  return { soft: bytes(limits.soft), hard: bytes(limits.hard) };
+}
+
 export function memlockCause(): string | null {
   const limits = addon.memlock();
   if (typeof limits === 'number' || limits.soft < 0 || mayLockAnyMemory()) return null;

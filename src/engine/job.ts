@@ -104,8 +104,8 @@ export abstract class Job {
     if (split) this.segments++;
   }
 
-  /** The kernel let go of one segment of `bytes`; `copied` when it had to copy them. */
-  released(bytes: number, copied: boolean): void {
+  /** Completion of one segment of `bytes`: the kernel let go of it; `copied` when it had to copy them. */
+  completed(bytes: number, copied: boolean): void {
     this.unreleased--;
     if (copied) this.copiedBytes += bytes;
     else this.zeroCopyBytes += bytes;

@@ -3,20 +3,15 @@
 // ranges [lo, hi], flagged COPIED when it had to copy after all (always so on loopback).
 import { constants } from 'node:os';
 import { addon } from '../native/addon.js';
-import { WAIT_RELEASE, type Channel, type ChannelEvents } from './backend.js';
-import { CopyChannel } from './copy-backend.js';
+import { WAIT_RELEASE, type Backend, type BackendEvents, type Segment } from './backend.js';
+import { CopyBackend } from './copy-backend.js';
 import type { WriteJob } from './job.js';
 
 const ENOBUFS = -constants.errno.ENOBUFS;
 const RECORDS = 64;
 const records = new Uint32Array(RECORDS * 3);
 
-interface Segment {
-  job: WriteJob;
-  bytes: number;
-}
-
-export class MsgZerocopyChannel implements Channel {
+export class MsgZerocopyBackend implements Backend {
   readonly name = 'msgzerocopy' as const;
   readonly sending = false;
   /** Segments by the notification id the kernel gave their send call. */
@@ -31,33 +26,33 @@ export class MsgZerocopyChannel implements Channel {
   private unsynced: Segment | null = null;
   /** ENOBUFS (optmem_max or RLIMIT_MEMLOCK reached) while segments are held: wait for releases. */
   private starved = false;
-  private readonly fallback: CopyChannel;
+  private readonly fallback: CopyBackend;
 
   private constructor(
     private readonly fd: number,
     nextId: number | null,
-    private readonly events: ChannelEvents,
+    private readonly events: BackendEvents,
   ) {
     this.idKnown = nextId !== null;
     this.nextId = nextId ?? 0;
-    this.fallback = new CopyChannel(fd);
+    this.fallback = new CopyBackend(fd);
   }
 
   /**
-   * Enables SO_ZEROCOPY; returns the channel or the -errno why this socket cannot have one.
+   * Enables SO_ZEROCOPY; returns the backend or the -errno why this socket cannot have one.
    * `knownNextId`: where the id count stands, when an earlier transmitter on this socket said.
    */
-  static open(fd: number, alreadyEnabled: boolean, knownNextId: number | null, events: ChannelEvents): MsgZerocopyChannel | number {
+  static open(fd: number, alreadyEnabled: boolean, knownNextId: number | null, events: BackendEvents): MsgZerocopyBackend | number {
     if (!alreadyEnabled) {
       const r = addon.enableZerocopy(fd);
       if (r < 0) return r;
-      return new MsgZerocopyChannel(fd, 0, events);
+      return new MsgZerocopyBackend(fd, 0, events);
     }
     if (knownNextId === null) {
       // Notifications left from before are not ours: drop them so the first one read is.
       while (addon.drainZerocopy(fd, records) === RECORDS);
     }
-    return new MsgZerocopyChannel(fd, knownNextId, events);
+    return new MsgZerocopyBackend(fd, knownNextId, events);
   }
 
   /** The id the next send will get, or null while unknown. */
@@ -81,8 +76,8 @@ export class MsgZerocopyChannel implements Channel {
       return this.fallback.submit(job, length);
     }
     if (n > 0) {
+      const segment: Segment = { job, offset: job.submitted, length: n };
       job.accepted(n);
-      const segment = { job, bytes: n };
       if (this.idKnown) {
         this.ledger.set(this.nextId, segment);
         this.nextId = (this.nextId + 1) >>> 0;
@@ -99,7 +94,7 @@ export class MsgZerocopyChannel implements Channel {
       const count = addon.drainZerocopy(this.fd, records);
       if (count < 0) return count;
       for (let i = 0; i < count; i++) {
-        this.releaseRange(records[i * 3]!, records[i * 3 + 1]!, records[i * 3 + 2] === 1);
+        this.completeRange(records[i * 3]!, records[i * 3 + 1]!, records[i * 3 + 2] === 1);
       }
       total += count;
       if (count < RECORDS) break;
@@ -108,21 +103,21 @@ export class MsgZerocopyChannel implements Channel {
     return total;
   }
 
-  private releaseRange(lo: number, hi: number, copied: boolean): void {
-    this.events.notification(copied);
+  private completeRange(lo: number, hi: number, copied: boolean): void {
+    this.events.completed(copied);
     if (!this.idKnown) {
       this.idKnown = true;
       this.nextId = (hi + 1) >>> 0;
       const segment = this.unsynced;
       this.unsynced = null;
-      segment?.job.released(segment.bytes, copied);
+      segment?.job.completed(segment.length, copied);
       return;
     }
     for (let id = lo; ; id = (id + 1) >>> 0) {
       const segment = this.ledger.get(id);
       if (segment) {
         this.ledger.delete(id);
-        segment.job.released(segment.bytes, copied);
+        segment.job.completed(segment.length, copied);
       }
       if (id === hi) break;
     }

@@ -1,17 +1,17 @@
 // The per-socket transmitter: jobs in call order, cut into segments as the socket buffer frees,
-// handed to a backend channel, settled when the kernel releases their last segment.
+// handed to a backend, settled when the kernel releases their last segment.
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { addon } from '../native/addon.js';
 import { Demotion } from '../policy/demotion.js';
 import { decide, type SocketFacts } from '../policy/zero-copy-policy.js';
-import { EAGAIN, PENDING, WAIT_RELEASE, type Channel, type ChannelEvents } from './backend.js';
+import { EAGAIN, PENDING, WAIT_RELEASE, type Backend, type BackendEvents } from './backend.js';
 import { selectBackend } from './capabilities.js';
-import { CopyChannel } from './copy-backend.js';
+import { CopyBackend } from './copy-backend.js';
 import { errnoError, stateError, typeError, type AiotxError } from './errors.js';
 import { DETACHED, FileJob, WriteJob, type Job } from './job.js';
-import { MsgZerocopyChannel } from './msgzerocopy-backend.js';
-import { UringChannel } from './uring-backend.js';
+import { MsgZerocopyBackend } from './msgzerocopy-backend.js';
+import { UringBackend } from './uring-backend.js';
 import * as poller from './poller.js';
 
 const EFAULT = -constants.errno.EFAULT;
@@ -50,12 +50,12 @@ export class Transmitter implements poller.Watcher {
   private readonly queue: Job[] = [];
   /** Jobs done submitting whose segments the kernel still holds. */
   private readonly held = new Set<Job>();
-  private readonly copy: CopyChannel;
+  private readonly copy: CopyBackend;
   /** undefined: not opened yet; a number: the -errno why this socket cannot have one. */
-  private zerocopy: Channel | number | undefined;
-  private readonly events: ChannelEvents = {
+  private zerocopy: Backend | number | undefined;
+  private readonly events: BackendEvents = {
     progress: () => this.pump(),
-    notification: (copied) => this.demotion.note(copied),
+    completed: (copied) => this.demotion.note(copied),
     failed: (job, errno) => this.sendFailed(job, errno),
   };
   private readonly demotion = new Demotion();
@@ -80,7 +80,7 @@ export class Transmitter implements poller.Watcher {
     private readonly origin: Origin,
     private readonly onRetire: (t: Transmitter) => void,
   ) {
-    this.copy = new CopyChannel(fd);
+    this.copy = new CopyBackend(fd);
     this.segmentSize = origin.udpSegment;
   }
 
@@ -94,7 +94,7 @@ export class Transmitter implements poller.Watcher {
 
   /** The socket's next MSG_ZEROCOPY id, for a later transmitter on the same socket. */
   get zerocopyNextId(): number | null {
-    return this.zerocopy instanceof MsgZerocopyChannel ? this.zerocopy.nextIdIfKnown : this.origin.zerocopyNextId;
+    return this.zerocopy instanceof MsgZerocopyBackend ? this.zerocopy.nextIdIfKnown : this.origin.zerocopyNextId;
   }
 
   enqueue(job: Job): void {
@@ -218,8 +218,8 @@ export class Transmitter implements poller.Watcher {
     this.afterWork();
   }
 
-  private channelFor(job: WriteJob): Channel {
-    if (job.started) return job.backend === 'copy' ? this.copy : (this.zerocopy as Channel);
+  private backendFor(job: WriteJob): Backend {
+    if (job.started) return job.backend === 'copy' ? this.copy : (this.zerocopy as Backend);
     if (decide(job.mode, this.facts, this.demotion.demoted, job.length)) {
       this.zerocopy ??= this.openZeroCopy();
       if (typeof this.zerocopy !== 'number') {
@@ -231,12 +231,12 @@ export class Transmitter implements poller.Watcher {
     return this.copy;
   }
 
-  private openZeroCopy(): Channel | number {
+  private openZeroCopy(): Backend | number {
     switch (selectBackend().zeroCopy) {
       case 'uring':
-        return new UringChannel(this.fd, this.events, !this.origin.datagram);
+        return new UringBackend(this.fd, this.events, !this.origin.datagram);
       case 'msgzerocopy':
-        return MsgZerocopyChannel.open(this.fd, this.origin.zerocopyWasEnabled, this.origin.zerocopyNextId, this.events);
+        return MsgZerocopyBackend.open(this.fd, this.origin.zerocopyWasEnabled, this.origin.zerocopyNextId, this.events);
       default:
         return -constants.errno.EOPNOTSUPP;
     }
@@ -251,15 +251,15 @@ export class Transmitter implements poller.Watcher {
       if (r < 0) return r;
       this.segmentSize = job.segmentSize;
     }
-    const channel = this.channelFor(job);
-    if (channel !== this.zerocopy && this.zeroCopySending()) return PENDING;
-    const n = channel.submit(job, job.remaining);
+    const backend = this.backendFor(job);
+    if (backend !== this.zerocopy && this.zeroCopySending()) return PENDING;
+    const n = backend.submit(job, job.remaining);
     // Nagle may hold back a zero-copy tail until an ACK; datagrams have no such tail.
-    if (n > 0 && channel !== this.copy && !this.origin.datagram) this.zeroCopyTail = true;
+    if (n > 0 && backend !== this.copy && !this.origin.datagram) this.zeroCopyTail = true;
     return n;
   }
 
-  /** A send the channel had counted as accepted failed (the uring channel learns it later). */
+  /** A send the backend had counted as accepted failed (the uring backend learns it later). */
   private sendFailed(job: Job, r: number): void {
     if (this.failure) return; // closing: every job was stopped already
     if (r === EFAULT) {
@@ -271,7 +271,7 @@ export class Transmitter implements poller.Watcher {
     }
   }
 
-  /** The zero-copy channel still has accepted segments to send: other paths wait, for order. */
+  /** The zero-copy backend still has accepted segments to send: other paths wait, for order. */
   private zeroCopySending(): boolean {
     return typeof this.zerocopy === 'object' && this.zerocopy.sending;
   }
@@ -281,7 +281,7 @@ export class Transmitter implements poller.Watcher {
     const n = addon.sendfile(this.fd, job.fd, job.offset + job.submitted, job.remaining);
     if (n > 0) {
       job.accepted(n);
-      job.released(n, true);
+      job.completed(n, true);
     } else if (n === 0) {
       job.stop(stateError(`sendFile: the file ended ${job.remaining} bytes early (truncated while sending?)`, 'ERR_AIOTX_FILE_TRUNCATED'));
       return 1; // the job is done; go on with the next

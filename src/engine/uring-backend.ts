@@ -16,10 +16,10 @@
 // pages whose release could make room; while it holds some, the segment waits for a release and
 // tries zero-copy again. Copied bytes count in the job's copiedBytes.
 import { constants } from 'node:os';
-import { PENDING, type Channel, type ChannelEvents } from './backend.js';
-import { CopyChannel } from './copy-backend.js';
+import { PENDING, type Backend, type BackendEvents } from './backend.js';
+import { CopyBackend } from './copy-backend.js';
 import type { WriteJob } from './job.js';
-import { CQE_F_MORE, CQE_F_NOTIF, ENTRY_LINK, ENTRY_WAITALL, MAX_CHAIN, NOTIF_USAGE_ZC_COPIED, Segment, TAKEN_BACK, requestFlush, stage, startRing, type Sender } from './uring-ring.js';
+import { CQE_F_MORE, CQE_F_NOTIF, ENTRY_LINK, ENTRY_WAITALL, MAX_CHAIN, NOTIF_USAGE_ZC_COPIED, UringSegment, TAKEN_BACK, requestFlush, stage, startRing, type Sender } from './uring-ring.js';
 
 const ECANCELED = -constants.errno.ECANCELED;
 const EFAULT = -constants.errno.EFAULT;
@@ -30,14 +30,14 @@ const STREAM_SEGMENT = 1 << 20;
 /** Bytes per socket waiting for a chain or in one (at least one segment is always allowed). */
 const MAX_BYTES = 8 << 20;
 
-export class UringChannel implements Channel, Sender {
+export class UringBackend implements Backend, Sender {
   readonly name = 'uring' as const;
   flushRequested = false;
   touched = false;
   /** Segments for the next chain, in order. */
-  private pending: Segment[] = [];
+  private pending: UringSegment[] = [];
   /** The chain with the kernel, in order, until every send in it has its send CQE. */
-  private chain: Segment[] = [];
+  private chain: UringSegment[] = [];
   /** Sends of the chain still without their send CQE. */
   private open = 0;
   /** Bytes in pending and chain. */
@@ -51,16 +51,16 @@ export class UringChannel implements Channel, Sender {
   /** A send could not pin its pages while notifications were due: the next chain waits for one. */
   private starved = false;
   /** The ring could not start (after the probe said it could): sends copy, directly. */
-  private readonly direct: CopyChannel | null;
+  private readonly direct: CopyBackend | null;
   private readonly sendFlags: number;
 
   constructor(
     readonly fd: number,
-    private readonly events: ChannelEvents,
+    private readonly events: BackendEvents,
     private readonly stream: boolean,
   ) {
     this.sendFlags = stream ? ENTRY_WAITALL : 0;
-    this.direct = startRing() < 0 ? new CopyChannel(fd) : null;
+    this.direct = startRing() < 0 ? new CopyBackend(fd) : null;
   }
 
   get unreleased(): number {
@@ -71,12 +71,12 @@ export class UringChannel implements Channel, Sender {
     return this.pending.length + this.chain.length > 0;
   }
 
-  /** Stages a segment; the job counts it as accepted now (the channel sees it through). */
+  /** Stages a segment; the job counts it as accepted now (the backend sees it through). */
   submit(job: WriteJob, length: number): number {
     if (this.direct) return this.direct.submit(job, length);
     if (this.pending.length + this.chain.length >= MAX_CHAIN || this.bytes >= MAX_BYTES) return PENDING;
     const n = this.stream && length > STREAM_SEGMENT ? STREAM_SEGMENT : length;
-    const segment = new Segment(this, job, job.submitted, n);
+    const segment = new UringSegment(this, job, job.submitted, n);
     job.accepted(n);
     this.held++;
     this.bytes += n;
@@ -105,7 +105,7 @@ export class UringChannel implements Channel, Sender {
       }
       if (job.isStopped) {
         this.bytes -= segment.length;
-        this.release(segment, 0, true);
+        this.complete(segment, 0, true);
       } else {
         segment.copy ||= this.copyOnly;
         chain.push(segment);
@@ -118,13 +118,13 @@ export class UringChannel implements Channel, Sender {
     this.open = chain.length;
   }
 
-  completion(segment: Segment, res: number, flags: number): void {
+  completion(segment: UringSegment, res: number, flags: number): void {
     if (flags & CQE_F_NOTIF) {
       this.notifying--;
       const sent = segment.res > 0 ? segment.res : 0;
       const copied = (res & NOTIF_USAGE_ZC_COPIED) !== 0;
-      if (sent > 0) this.events.notification(copied);
-      this.release(segment, sent, copied);
+      if (sent > 0) this.events.completed(copied);
+      this.complete(segment, sent, copied);
       if (this.starved) {
         this.starved = false;
         if (this.pending.length > 0) requestFlush(this);
@@ -139,17 +139,17 @@ export class UringChannel implements Channel, Sender {
     else if (res < segment.length) {
       // Not sent, or a stream send that failed part way: the rest goes out again.
       const sent = res > 0 ? res : 0;
-      const retry = new Segment(this, segment.job, segment.offset + sent, segment.length - sent);
+      const retry = new UringSegment(this, segment.job, segment.offset + sent, segment.length - sent);
       retry.copy = segment.copy;
       segment.retry = retry;
       segment.job.resending(sent > 0);
       this.held++;
     }
-    if (!(flags & CQE_F_MORE)) this.release(segment, res > 0 ? res : 0, true);
+    if (!(flags & CQE_F_MORE)) this.complete(segment, res > 0 ? res : 0, true);
   }
 
   /** A send that failed without failing its job: cancelled, not taken, or zero-copy refused. */
-  private sendsAgain(segment: Segment, res: number): boolean {
+  private sendsAgain(segment: UringSegment, res: number): boolean {
     if (res === ECANCELED || res === TAKEN_BACK) return true;
     if (segment.copy) return false;
     if (res === EOPNOTSUPP) this.copyOnly = true;
@@ -164,7 +164,7 @@ export class UringChannel implements Channel, Sender {
   /** Every send of the chain completed: what must go out again goes first, then the next chain. */
   private chainDone(): void {
     const chain = this.chain;
-    let retries: Segment[] | null = null;
+    let retries: UringSegment[] | null = null;
     // A send that failed, or fell short, cancels the rest of the chain; one whose preparation
     // failed (ENOMEM accounting pinned pages) cancels those before it too.
     const cause = chain.some((s) => (s.res < 0 && s.res !== ECANCELED) || (s.res > 0 && s.res < s.length));
@@ -178,7 +178,7 @@ export class UringChannel implements Channel, Sender {
         this.events.failed(retry.job, ECANCELED);
       }
       if (retry.job.isStopped) {
-        this.release(retry, 0, true);
+        this.complete(retry, 0, true);
         continue;
       }
       // Pages it could not pin: wait for a release of this socket's, else copy it.
@@ -194,9 +194,9 @@ export class UringChannel implements Channel, Sender {
     if (this.pending.length > 0 && !this.starved) requestFlush(this);
   }
 
-  private release(segment: Segment, sent: number, copied: boolean): void {
+  private complete(segment: UringSegment, sent: number, copied: boolean): void {
     this.held--;
-    segment.job.released(sent, copied);
+    segment.job.completed(sent, copied);
   }
 }
 

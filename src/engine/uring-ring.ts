@@ -5,6 +5,7 @@
 // returns, so it needs no eventfd wakeup). Completions are dispatched by tag to their segment.
 import { constants } from 'node:os';
 import { addon } from '../native/addon.js';
+import type { Segment } from './backend.js';
 import type { WriteJob } from './job.js';
 
 export const CQE_F_MORE = 1 << 1;
@@ -33,13 +34,13 @@ const BATCH = 256;
 const MAX_BACKOFF = 64;
 
 /** One SEND_ZC of job.data[offset, offset + length). */
-export class Segment {
+export class UringSegment implements Segment {
   /** Its CQEs' user_data while the kernel may still post any, else -1. */
   tag = -1;
   /** The send CQE's res: bytes sent or -errno (NaN until it came). */
   res = Number.NaN;
   /** What goes out again in its place (it was cancelled, or sent short). */
-  retry: Segment | null = null;
+  retry: UringSegment | null = null;
   /** Sent with IORING_OP_SEND: the kernel copies (set by the sender). */
   copy = false;
 
@@ -51,7 +52,7 @@ export class Segment {
   ) {}
 }
 
-/** A socket's side of the ring (UringChannel). */
+/** A socket's side of the ring (UringBackend). */
 export interface Sender {
   readonly fd: number;
   /** Set by the ring: a flush will call emit(). */
@@ -61,7 +62,7 @@ export interface Sender {
   /** Writes its next chain, at most `room` entries, with stage(). */
   emit(room: number): void;
   /** One CQE of `segment`. */
-  completion(segment: Segment, res: number, flags: number): void;
+  completion(segment: UringSegment, res: number, flags: number): void;
   /** The end of a batch of completion() calls. */
   completionsDone(): void;
 }
@@ -73,13 +74,13 @@ let backoff = 0;
 let backoffTimer: NodeJS.Timeout | null = null;
 
 /** Segments by tag, while the kernel may post CQEs for them; free tags are reused. */
-const byTag: (Segment | null)[] = [];
+const byTag: (UringSegment | null)[] = [];
 const freeTags: number[] = [];
 export const tagsInUse = (): number => byTag.length - freeTags.length;
 
 const table = new Float64Array(BATCH * ENTRY_WIDTH);
 const buffers: (ArrayBufferView | ArrayBuffer | undefined)[] = new Array<undefined>(BATCH).fill(undefined);
-const staged: (Segment | null)[] = new Array<null>(BATCH).fill(null);
+const staged: (UringSegment | null)[] = new Array<null>(BATCH).fill(null);
 let count = 0;
 
 const ready: Sender[] = [];
@@ -139,7 +140,7 @@ function flushSoon(): void {
 }
 
 /** Writes one SEND_ZC entry for `segment` (during emit()); `flags`: ENTRY_LINK, ENTRY_WAITALL. */
-export function stage(segment: Segment, flags: number): void {
+export function stage(segment: UringSegment, flags: number): void {
   const tag = freeTags.length > 0 ? freeTags.pop()! : byTag.push(null) - 1;
   byTag[tag] = segment;
   segment.tag = tag;
@@ -215,7 +216,7 @@ function dispatch(n: number): void {
   if (ready.length > 0) flushSoon();
 }
 
-function complete(segment: Segment, res: number, flags: number): void {
+function complete(segment: UringSegment, res: number, flags: number): void {
   // A SEND_ZC's send CQE carries F_MORE when a notification CQE follows.
   if (flags & CQE_F_NOTIF || !(flags & CQE_F_MORE)) {
     byTag[segment.tag] = null;

@@ -48,8 +48,14 @@ export class WiredPool {
   }
 
   private wire(): { slotBase: number; reason: string | null } {
-    const backend = selectBackend().zeroCopy;
-    if (backend !== 'uring') return { slotBase: -1, reason: `zero-copy writes use the ${backend} backend here, which has no registered buffers` };
+    const selection = selectBackend();
+    const backend = selection.zeroCopy;
+    if (backend !== 'uring') {
+      // Say why io_uring is not used (RLIMIT_MEMLOCK, seccomp...) unless AIOTX_BACKEND chose another.
+      const uring = selection.forced ? null : selection.statuses.uring;
+      const why = uring && !uring.available ? ` (io_uring is unavailable: ${uring.reason})` : '';
+      return { slotBase: -1, reason: `zero-copy writes use the ${backend} backend here, which has no registered buffers${why}` };
+    }
     const total = bufferSlots();
     if (total < 0) return { slotBase: -1, reason: `io_uring has no buffer table here: ${failure(total)}` };
     const base = allocateSlots(this.count);
