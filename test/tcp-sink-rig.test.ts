@@ -7,10 +7,12 @@
 // its eBPF link must be gone afterwards.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   closeSinkSocket,
@@ -22,6 +24,10 @@ import {
   withTcpSinkRig,
   type TcpSinkRig,
 } from '../src/bench/tcp-sink-rig.js';
+import { CALIBRATE_ZERO_COPY, crossoverOf, thresholdOf, type CalibrationReport } from '../src/bench/calibrate.js';
+import type { TcpSinkBenchReport } from '../src/bench/tcp-sink-bench.js';
+import { TCP_SINK_TABLES } from '../src/bench/tcp-sink-tables.js';
+import { describeCalibration } from '../src/cli/bench-command.js';
 import { sinkReferenceSend, tcpInfo } from '../src/engine/tcp-sink-ops.js';
 import type { WriteResult } from '../src/index.js';
 import { addon } from '../src/native/addon.js';
@@ -234,6 +240,13 @@ describe('aiotx bench --sink tcp', () => {
     [['--sink', 'bogus'], /--sink takes udp or tcp, got 'bogus'/],
     [['--hot'], /--hot applies to --sink tcp only/],
     [['--sink', '--hot'], /--hot does not apply to --sink/],
+    [['--calibrate'], /--calibrate applies to --sink tcp only/],
+    [['--sink', '--calibrate'], /--calibrate applies to --sink tcp only/],
+    [['--sink', 'tcp', '--calibrate', '--method', 'aio-copy'], /--method does not apply to --calibrate/],
+    [['--sink', 'tcp', '--calibrate', '--hot'], /--hot does not apply to --calibrate/],
+    [['--sink', 'tcp', '--calibrate', '--report', '/tmp/x'], /--report does not apply to --calibrate/],
+    [['--sink', 'tcp', '--calibrate', '--sizes', 'nope'], /--sizes: not a size/],
+    [['--sink', 'tcp', '--calibrate', '--repeat', '0'], /--repeat/],
   ] as const) {
     it(`${args.join(' ')} is a usage error (exit 2)`, () => {
       const r = spawnSync(process.execPath, [bin, 'bench', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
@@ -242,11 +255,13 @@ describe('aiotx bench --sink tcp', () => {
     });
   }
 
-  it('--json: every run checked by the kernel; zero-copy rows all zero-copy, copy rows none, no retransmission', { skip }, () => {
+  it('--json --report: every run checked by the kernel; zero-copy rows all zero-copy, copy rows none, no retransmission; the HTML report written', { skip }, () => {
     const methods = 'aio-copy,aio-zc-uring,aio-zc-msgzerocopy,reference,reference-zc';
+    const dir = mkdtempSync(join(tmpdir(), 'aiotx-tcp-report-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
     const out = execFileSync(
       process.execPath,
-      [bin, 'bench', '--sink', 'tcp', '--method', methods, '--sizes', '64K', '--working-set', '8M', '--duration', '0.2', '--repeat', '1', '--json'],
+      [bin, 'bench', '--sink', 'tcp', '--method', methods, '--sizes', '64K', '--working-set', '8M', '--duration', '0.2', '--repeat', '1', '--json', '--report', dir],
       { cwd: root, encoding: 'utf8', timeout: 240_000, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const report = JSON.parse(out) as {
@@ -266,5 +281,70 @@ describe('aiotx bench --sink tcp', () => {
       assert.equal(r.workingSetBytes, 8 << 20, r.method);
       assert.equal(r.zeroCopyShare, r.method.includes('zc') ? 1 : 0, r.method);
     }
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')), report);
+    for (const svg of ['cpu.svg', 'throughput.svg', 'service-demand.svg']) assert.match(readFileSync(join(dir, svg), 'utf8'), /^<svg[^]*<\/svg>\s*$/, svg);
+    const page = readFileSync(join(dir, 'index.html'), 'utf8');
+    assert.match(page, /^<!doctype html>[^]*<\/html>\n$/);
+    for (const tag of ['table', 'tr', 'figure', 'svg', 'h2']) {
+      assert.equal(page.split(`<${tag}`).length, page.split(`</${tag}>`).length, `<${tag}> balanced`);
+    }
+    assert.equal(page.split('<figure>').length - 1, 3, 'three charts');
+    assert.equal(page.split('<table>').length - 1, TCP_SINK_TABLES.length, 'every table');
+    assert.match(page, /<h2>% of one core at 40 Gbit\/s[^<]*<\/h2>\n<table><tr><th>method<\/th><th>64K<\/th><th>seed \| prototype C/);
+    assert.match(page, /<tr><th>reference<\/th><td>\d+%<\/td><td>80\/54\/52%<\/td><\/tr>/, "the prototype's cold figures beside ours");
+    assert.match(page, /cold: each sender rotates through 8M/);
+  });
+});
+
+describe('aiotx bench --sink tcp --calibrate', () => {
+  const KiB = 1024;
+  /** A bench report with only the fields the crossover reads: aio-zc-uring's CPU per GB × aio-copy per size. */
+  const fake = (ratios: (number | null)[]) =>
+    ({
+      options: { sizes: ratios.map((_, i) => (4 * KiB) << i) },
+      results: ratios.map((r, i) => ({ method: 'aio-zc-uring', size: (4 * KiB) << i, status: r === null ? 'failed' : 'ok', cpuPerGBVsCopy: r })),
+    }) as unknown as TcpSinkBenchReport;
+
+  it('the crossover is where zero-copy saves CPU at that size and every larger one', () => {
+    assert.equal(crossoverOf(fake([1.2, 0.9, 1.1, 0.8, 0.7]), 'aio-zc-uring'), 32 * KiB);
+    assert.equal(crossoverOf(fake([0.9, 0.8]), 'aio-zc-uring'), 4 * KiB);
+    assert.equal(crossoverOf(fake([0.9, 1.0]), 'aio-zc-uring'), null);
+    assert.equal(crossoverOf(fake([0.9, null, 0.8]), 'aio-zc-uring'), 16 * KiB);
+    assert.equal(crossoverOf(fake([0.9, 0.8]), 'aio-zc-msgzerocopy'), null);
+    assert.equal(thresholdOf({ a: 64 * KiB, b: 128 * KiB }), 128 * KiB);
+    assert.equal(thresholdOf({ a: null, b: 64 * KiB }), 64 * KiB);
+    assert.equal(thresholdOf({ a: null, b: null }), null);
+  });
+
+  it('--json on a tiny run: cold and hot runs of aio-copy and both zero-copy backends, crossovers and threshold', { skip }, () => {
+    const out = execFileSync(
+      process.execPath,
+      [bin, 'bench', '--sink', 'tcp', '--calibrate', '--sizes', '64K,128K', '--working-set', '8M', '--duration', '0.2', '--repeat', '1', '--json'],
+      { cwd: root, encoding: 'utf8', timeout: 240_000, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const report = JSON.parse(out) as CalibrationReport;
+    assert.equal(report.kind, 'aiotx-calibrate');
+    assert.deepEqual(report.options.sizes, [64 * KiB, 128 * KiB]);
+    for (const set of ['cold', 'hot'] as const) {
+      const run = report.runs[set];
+      assert.equal(run.options.workingSetBytes, set === 'cold' ? 8 * MiB : 0);
+      assert.deepEqual(
+        run.results.map((r) => `${r.method} ${r.size}`),
+        [64, 128].flatMap((k) => ['aio-copy', ...CALIBRATE_ZERO_COPY].map((m) => `${m} ${k * KiB}`)),
+      );
+      for (const r of run.results) {
+        if (r.status === 'unavailable') continue;
+        assert.equal(r.status, 'ok', `${set} ${r.method}: ${r.reason}`);
+        assert.ok(r.bytes > 0 && r.cpuSecondsPerGB > 0, `${set} ${r.method}`);
+        assert.equal(r.retransmissions, 0, `${set} ${r.method}`);
+      }
+      assert.deepEqual(Object.keys(report.crossovers[set]), CALIBRATE_ZERO_COPY);
+      for (const m of CALIBRATE_ZERO_COPY) assert.equal(report.crossovers[set][m], crossoverOf(run, m), `${set} ${m}`);
+    }
+    assert.equal(report.threshold, thresholdOf(report.crossovers.cold));
+    const text = describeCalibration(report);
+    assert.match(text, /^│ 64K +│/m);
+    assert.match(text, /^ {2}cold: aio-zc-uring (none|64K|128K), aio-zc-msgzerocopy (none|64K|128K)$/m);
+    assert.match(text, report.threshold === null ? /never saved CPU/ : new RegExp(`^AIOTX_ZEROCOPY_THRESHOLD=${report.threshold} `, 'm'));
   });
 });

@@ -6,11 +6,28 @@ import { join } from 'node:path';
 import { formatSize } from './sizes.js';
 import type { ReportTable } from './report-tables.js';
 import type { BenchReport, CellResult } from './run-bench.js';
+import type { TcpSinkBenchReport, TcpSinkCell } from './tcp-sink-bench.js';
+import type { TcpSinkTable } from './tcp-sink-tables.js';
+
+/** What the charts and tables read: the loopback bench's report and the TCP sink bench's alike. */
+interface Cell {
+  method: string;
+  size: number;
+  status: string;
+  reason: string | null;
+  cpuPercent: number;
+  gbitPerSecond: number;
+  serviceDemand: number;
+}
+interface Grid<C extends Cell> {
+  options: { sizes: number[]; methods: readonly string[] };
+  results: C[];
+}
 
 interface Chart {
   file: string;
   title: string;
-  field: keyof CellResult;
+  field: keyof Cell & keyof CellResult & keyof TcpSinkCell;
   axis: string;
 }
 
@@ -20,7 +37,7 @@ const CHARTS: Chart[] = [
   { file: 'service-demand.svg', title: 'Service demand (lower is better)', field: 'serviceDemand', axis: 'µs of CPU per KB' },
 ];
 
-async function chartSvg(report: BenchReport, chart: Chart): Promise<string> {
+async function chartSvg(report: Grid<Cell>, chart: Chart): Promise<string> {
   const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
   const values = report.results
     .filter((r) => r.status === 'ok' && Number.isFinite(r[chart.field] as number))
@@ -48,9 +65,10 @@ async function chartSvg(report: BenchReport, chart: Chart): Promise<string> {
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
-function tableHtml(report: BenchReport, title: string, cell: (r: CellResult) => string): string {
+/** A methods × sizes table; `extra` adds a last column per method (the TCP sink's published figures). */
+function tableHtml<C extends Cell>(report: Grid<C>, title: string, cell: (r: C) => string, extra?: { head: string; value(method: string): string }): string {
   const sizes = report.options.sizes;
-  const head = `<tr><th>method</th>${sizes.map((s) => `<th>${formatSize(s)}</th>`).join('')}</tr>`;
+  const head = `<tr><th>method</th>${sizes.map((s) => `<th>${formatSize(s)}</th>`).join('')}${extra ? `<th>${escape(extra.head)}</th>` : ''}</tr>`;
   const rows = report.options.methods.map((m) => {
     const cells = sizes.map((s) => {
       const r = report.results.find((x) => x.method === m && x.size === s);
@@ -58,7 +76,7 @@ function tableHtml(report: BenchReport, title: string, cell: (r: CellResult) => 
       if (r.status !== 'ok') return `<td class="na" title="${escape(r.reason ?? '')}">${r.status}</td>`;
       return `<td>${escape(cell(r))}</td>`;
     });
-    return `<tr><th>${m}</th>${cells.join('')}</tr>`;
+    return `<tr><th>${m}</th>${cells.join('')}${extra ? `<td>${escape(extra.value(m))}</td>` : ''}</tr>`;
   });
   return `<h2>${escape(title)}</h2>\n<table>${head}${rows.join('')}</table>`;
 }
@@ -93,6 +111,44 @@ ${svgs.map((svg) => `<figure>${svg}</figure>`).join('\n')}
 ${tables.map((t) => tableHtml(report, t.title, t.cell)).join('\n')}
 ${unavailable.length ? `<h2>Not measured</h2><ul>${unavailable.map((r) => `<li>${r.method} ${formatSize(r.size)}: ${r.status}: ${escape(r.reason ?? '')}</li>`).join('')}</ul>` : ''}
 <p>Data: <a href="results.json">results.json</a> (re-render with <code>aiotx report results.json</code>).</p>
+</body></html>
+`;
+  const path = join(dir, 'index.html');
+  await writeFile(path, page);
+  return path;
+}
+
+/** The TCP sink bench's page: the same charts and tables, with its own (the seed's % of one core at 40 Gbit/s among them). */
+export async function writeTcpSinkHtmlReport(report: TcpSinkBenchReport, dir: string, tables: TcpSinkTable[]): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const svgs = await Promise.all(CHARTS.map((c) => chartSvg(report, c)));
+  await Promise.all(CHARTS.map((c, i) => writeFile(join(dir, c.file), svgs[i]!)));
+  await writeFile(join(dir, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const o = report.options;
+  const hot = o.workingSetBytes === 0;
+  const unavailable = report.results.filter((r) => r.status !== 'ok');
+  const page = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>aiotx bench --sink tcp ${escape(report.date)}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child { text-align: left; }
+td.na { color: #999; }
+.charts { display: flex; flex-wrap: wrap; gap: 1em; }
+.note { background: #f6f6f0; padding: 0.5em 1em; border-left: 3px solid #cc8; }
+</style></head><body>
+<h1>aiotx bench --sink tcp</h1>
+<p class="note">${escape(report.note)}</p>
+<p>${escape(report.date)} · kernel ${escape(report.kernel)} · ${report.cpus} CPUs · via ${escape(report.rig.interface)} to ${escape(report.rig.sinkAddress)}:${report.rig.port} ·
+${o.durationSeconds} s per cell · ${o.depth} in flight · median of ${o.repeat} run(s), interleaved · Nagle ${o.noDelay ? 'off (TCP_NODELAY)' : 'on'} ·
+${hot ? 'hot: one buffer per send in flight (cache-hot; this moves the zero-copy crossover up)' : `cold: each sender rotates through ${formatSize(o.workingSetBytes)}`}</p>
+<div class="charts">
+${svgs.map((svg) => `<figure>${svg}</figure>`).join('\n')}
+</div>
+${tables.map((t) => tableHtml(report, t.title, t.cell, t.published && { head: t.published.head, value: (m) => t.published!.value(m as TcpSinkCell['method'], hot) })).join('\n')}
+${unavailable.length ? `<h2>Not measured</h2><ul>${unavailable.map((r) => `<li>${r.method} ${formatSize(r.size)}: ${r.status}: ${escape(r.reason ?? '')}</li>`).join('')}</ul>` : ''}
+<p>Data: <a href="results.json">results.json</a>.</p>
 </body></html>
 `;
   const path = join(dir, 'index.html');

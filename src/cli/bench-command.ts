@@ -1,15 +1,16 @@
 // `aiotx bench`: runs the bench against an `aiotx serve` (or, with --sink udp|tcp, a sink-rig bench)
 // and prints its tables, or its results as JSON, and writes the HTML report.
 import { cpus, release } from 'node:os';
-import { writeHtmlReport } from '../bench/report-html.js';
+import { CALIBRATE_ZERO_COPY, runCalibration, type CalibrateOptions, type CalibrateStep, type CalibrationReport } from '../bench/calibrate.js';
+import { writeHtmlReport, writeTcpSinkHtmlReport } from '../bench/report-html.js';
 import { REPORT_TABLES } from '../bench/report-tables.js';
 import { runBench, type BenchOptions, type BenchReport, type CellStart } from '../bench/run-bench.js';
 import { SINK_NOTE, runSinkBench, type SinkBenchOptions, type SinkBenchReport, type SinkRunStart } from '../bench/sink-bench.js';
 import { sinkRigSkipReason } from '../bench/sink-rig.js';
 import { formatSize } from '../bench/sizes.js';
-import { runTcpSinkBench, type TcpSinkBenchOptions, type TcpSinkBenchReport, type TcpSinkCellStart } from '../bench/tcp-sink-bench.js';
+import { TCP_SINK_NOTE, runTcpSinkBench, type TcpSinkBenchOptions, type TcpSinkBenchReport, type TcpSinkCellStart } from '../bench/tcp-sink-bench.js';
 import { tcpSinkRigSkipReason } from '../bench/tcp-sink-rig.js';
-import { TCP_SINK_TABLES } from '../bench/tcp-sink-tables.js';
+import { TCP_SINK_TABLES, exactShare } from '../bench/tcp-sink-tables.js';
 import { startProgress } from './progress.js';
 import { boxedTable, type Align } from './table.js';
 
@@ -187,8 +188,8 @@ function describeTcpSinkReport(report: TcpSinkBenchReport): string {
 }
 
 /** `aiotx bench --sink tcp`; skipped (exit 0, reason on stderr) where the TCP sink rig cannot be built. */
-export async function runTcpSinkBenchCommand(options: TcpSinkBenchOptions & { json: boolean }): Promise<void> {
-  const { json, ...benchOptions } = options;
+export async function runTcpSinkBenchCommand(options: TcpSinkBenchOptions & { json: boolean; reportDir: string | null }): Promise<void> {
+  const { json, reportDir, ...benchOptions } = options;
   const skip = tcpSinkRigSkipReason();
   if (skip !== null) {
     process.stderr.write(`aiotx bench --sink tcp: skipped: ${skip}\n`);
@@ -204,6 +205,74 @@ export async function runTcpSinkBenchCommand(options: TcpSinkBenchOptions & { js
     progress.stop();
   }
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : describeTcpSinkReport(report));
+  if (reportDir !== null) {
+    const page = await writeTcpSinkHtmlReport(report, reportDir, TCP_SINK_TABLES);
+    process.stderr.write(`aiotx bench --sink tcp: report written to ${page}\n`);
+  }
   const failed = report.results.filter((r) => r.status === 'failed');
   if (failed.length > 0) throw new Error(`--sink tcp: ${[...new Set(failed.map((r) => r.method))].join(', ')} failed (see "Not measured")`);
+}
+
+/** The calibration as a terminal table (sizes × working set and method), the crossovers and the threshold. */
+export function describeCalibration(report: CalibrationReport): string {
+  const o = report.options;
+  const sets = ['cold', 'hot'] as const;
+  const methods = ['aio-copy', ...CALIBRATE_ZERO_COPY] as const;
+  const cell = (set: (typeof sets)[number], method: (typeof methods)[number], size: number): string => {
+    const r = report.runs[set].results.find((x) => x.method === method && x.size === size);
+    if (!r || r.status !== 'ok') return r?.status ?? '';
+    const share = r.zeroCopyShare !== null && method !== 'aio-copy' && r.zeroCopyShare < 1 ? ` zc ${exactShare(r.zeroCopyShare)}` : '';
+    return method === 'aio-copy' ? fixed(r.cpuSecondsPerGB, 3) : `${fixed(r.cpuSecondsPerGB, 3)} (${fixed(r.cpuPerGBVsCopy ?? NaN, 2)}×)${share}`;
+  };
+  const head = ['size', ...sets.flatMap((s) => methods.map((m) => `${s} ${m}`))];
+  const rows = o.sizes.map((size) => [formatSize(size), ...sets.flatMap((s) => methods.map((m) => cell(s, m, size)))]);
+  const crossings = (set: (typeof sets)[number]) =>
+    CALIBRATE_ZERO_COPY.map((m) => `${m} ${report.crossovers[set][m] === null ? 'none' : formatSize(report.crossovers[set][m]!)}`).join(', ');
+  const runs = o.repeat === 1 ? '1 run per cell' : `median of ${o.repeat} runs per cell, interleaved`;
+  const out = [
+    TCP_SINK_NOTE,
+    `Sender CPU s/GB (× aio-copy), ${o.durationSeconds} s per cell, ${o.depth} sends in flight, ${runs}, Nagle ${o.noDelay ? 'off' : 'on'}; ` +
+      `cold: each sender rotates through ${formatSize(o.workingSetBytes)}, hot: one buffer per send in flight; ${report.cpus} CPUs, kernel ${report.kernel}`,
+    boxedTable(head, rows, head.map((_, i): Align => (i === 0 ? 'left' : 'right'))),
+    '',
+    'Crossover (zero-copy uses less CPU than aio-copy at this size and every larger one):',
+    `  cold: ${crossings('cold')}`,
+    `  hot:  ${crossings('hot')} (a cache-hot buffer makes copying cheap: the crossover moves up)`,
+    report.threshold === null
+      ? 'Zero-copy never saved CPU on the cold set here: AIOTX_ZEROCOPY=off'
+      : `AIOTX_ZEROCOPY_THRESHOLD=${report.threshold} (${formatSize(report.threshold)}: the cold crossover of the backend that crosses last)`,
+  ];
+  const never = CALIBRATE_ZERO_COPY.filter((m) => report.crossovers.cold[m] === null);
+  if (report.threshold !== null && never.length > 0) {
+    out.push(`  (${never.join(', ')} did not save CPU on the cold set up to ${formatSize(Math.max(...o.sizes))}: the threshold holds for the others only)`);
+  }
+  const missing = sets.flatMap((s) => report.runs[s].results.filter((r) => r.status !== 'ok').map((r) => `${s} ${r.method} ${formatSize(r.size)}: ${r.status}: ${r.reason}`));
+  if (missing.length > 0) out.push('Not measured:', ...[...new Set(missing)].map((r) => `  ${r}`));
+  return `${out.join('\n')}\n`;
+}
+
+/** `aiotx bench --sink tcp --calibrate`; skipped (exit 0, reason on stderr) where the TCP sink rig cannot be built. */
+export async function runCalibrateCommand(options: CalibrateOptions & { json: boolean }): Promise<void> {
+  const { json, ...calibrateOptions } = options;
+  const skip = tcpSinkRigSkipReason();
+  if (skip !== null) {
+    process.stderr.write(`aiotx bench --sink tcp --calibrate: skipped: ${skip}\n`);
+    return;
+  }
+  const progress = startProgress('calibrate');
+  let set = '';
+  let report: CalibrationReport;
+  try {
+    report = await runCalibration(calibrateOptions, (step: CalibrateStep) => {
+      // Minutes of work: say what is starting even where no progress bar is drawn.
+      if (step.set !== set && !process.stderr.isTTY) process.stderr.write(`aiotx calibrate: ${step.set} working set, ${step.total / 2} runs\n`);
+      set = step.set;
+      progress.step(step.index, step.total, `${step.set} ${step.method} ${formatSize(step.size)}${calibrateOptions.repeat > 1 ? ` run ${step.run}/${calibrateOptions.repeat}` : ''}`);
+    });
+  } finally {
+    progress.stop();
+  }
+  process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : describeCalibration(report));
+  const failed = (['cold', 'hot'] as const).flatMap((s) => report.runs[s].results.filter((r) => r.status === 'failed').map((r) => r.method));
+  if (failed.length > 0) throw new Error(`--calibrate: ${[...new Set(failed)].join(', ')} failed (see "Not measured")`);
 }

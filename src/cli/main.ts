@@ -46,7 +46,9 @@ const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duratio
        aiotx bench --sink [udp] [--duration SECS] [--depth N] [--repeat N]
                    [--datagram-size SIZE] [--segment-size N] [--json]
        aiotx bench --sink tcp [--method LIST] [--sizes LIST] [--duration SECS] [--depth N]
-                   [--repeat N] [--nodelay] [--hot | --working-set SIZE] [--json]
+                   [--repeat N] [--nodelay] [--hot | --working-set SIZE] [--report DIR] [--json]
+       aiotx bench --sink tcp --calibrate [--sizes LIST] [--duration SECS] [--depth N]
+                   [--repeat N] [--nodelay] [--working-set SIZE] [--json]
 
 Measures what each way of sending a TCP stream costs, like the netperf runs of FreeBSD r303405:
 throughput, the sender's CPU as % of one core (this process, and the whole machine with its
@@ -84,6 +86,11 @@ TCP_REPAIR into a veth whose packets a tc filter steals, ACKed by an injector th
 zero-copy is real. Sender CPU only; the tables add % of one core at 40 Gbit/s with the seed's
 published figures beside. Cold by default: each sender rotates through --working-set of buffers.
 
+With --sink tcp --calibrate (root; minutes): where zero-copy starts saving CPU on this host.
+aio-copy against aio-zc-uring and aio-zc-msgzerocopy at 4K..1M (powers of two), cold, then hot;
+prints sender CPU s/GB per size, the crossover of each backend, and the value to use for
+AIOTX_ZEROCOPY_THRESHOLD (the cold crossover: real servers send data that is not in cache).
+
 Options:
   --method LIST         methods to run (default: all)
   --sizes LIST          write sizes, K/M/G suffixes (default 32K,256K,512K,1M); not with --sink
@@ -106,6 +113,7 @@ Options:
   --sink [udp|tcp]      the sink-rig benches described above (plain --sink: udp)
   --hot                 --sink tcp: one buffer per send in flight, cache-hot
   --working-set SIZE    --sink tcp: memory each sender rotates through (default 256M: cold)
+  --calibrate           --sink tcp: find the zero-copy threshold (see above)
   --datagram-size SIZE  --sink: bytes per write, one GSO datagram (default 65000, at most 65507)
   --segment-size N      --sink: UDP_SEGMENT, bytes per datagram (default 1472: fits the rig's MTU)
   -h, --help            show this help
@@ -179,12 +187,14 @@ const COMMANDS: Record<string, Command> = {
       sink: { type: 'string' },
       hot: { type: 'boolean' },
       'working-set': { type: 'string' },
+      calibrate: { type: 'boolean' },
       'datagram-size': { type: 'string' },
       'segment-size': { type: 'string' },
       json: { type: 'boolean' },
     },
     async run(values) {
-      if (values.sink === 'tcp') return runTcpSink(values);
+      if (values.sink === 'tcp') return values.calibrate === true ? runCalibrate(values) : runTcpSink(values);
+      if (values.calibrate !== undefined) throw new UsageError('--calibrate applies to --sink tcp only', 'bench');
       if (values.sink === 'udp') return runSink(values);
       if (values.sink !== undefined) throw new UsageError(`--sink takes udp or tcp, got '${String(values.sink)}'`, 'bench');
       for (const flag of ['datagram-size', 'segment-size']) {
@@ -290,7 +300,7 @@ async function runSink(values: Values): Promise<void> {
 }
 
 async function runTcpSink(values: Values): Promise<void> {
-  for (const flag of ['streams', 'host', 'verify', 'report', 'datagram-size', 'segment-size', 'netperf', 'peer']) {
+  for (const flag of ['streams', 'host', 'verify', 'datagram-size', 'segment-size', 'netperf', 'peer']) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --sink tcp`, 'bench');
   }
   if (values.hot === true && values['working-set'] !== undefined) throw new UsageError('--hot and --working-set exclude each other', 'bench');
@@ -304,9 +314,28 @@ async function runTcpSink(values: Values): Promise<void> {
     noDelay: values.nodelay === true,
     workingSetBytes: values.hot === true ? 0 : parsed(() => parseSize(String(values['working-set'] ?? '256M')), '--working-set'),
     json: values.json === true,
+    reportDir: values.report === undefined ? null : String(values.report),
   };
   const { runTcpSinkBenchCommand } = await import('./bench-command.js');
   await runTcpSinkBenchCommand(options);
+}
+
+async function runCalibrate(values: Values): Promise<void> {
+  for (const flag of ['method', 'hot', 'streams', 'host', 'verify', 'report', 'datagram-size', 'segment-size', 'netperf', 'peer']) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --calibrate (it runs aio-copy and both zero-copy backends, cold and hot)`, 'bench');
+  }
+  const { CALIBRATE_SIZES } = await import('../bench/calibrate.js');
+  const options = {
+    sizes: values.sizes === undefined ? CALIBRATE_SIZES : parsed(() => parseSizeList(String(values.sizes)), '--sizes'),
+    durationSeconds: positiveNumber(String(values.duration ?? '1'), '--duration'),
+    depth: positiveInteger(String(values.depth ?? '4'), '--depth', 1024),
+    repeat: positiveInteger(String(values.repeat ?? '3'), '--repeat', 1000),
+    noDelay: values.nodelay === true,
+    workingSetBytes: parsed(() => parseSize(String(values['working-set'] ?? '256M')), '--working-set'),
+    json: values.json === true,
+  };
+  const { runCalibrateCommand } = await import('./bench-command.js');
+  await runCalibrateCommand(options);
 }
 
 /** `--sink` with no value after it (last, or before another option) means `--sink udp`, as it always did. */
