@@ -12,6 +12,7 @@
 // `scripts/sink-check.sh` builds the same rig in shell and proves it with a C program.
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { alive, run, stderrOf } from './rig-commands.js';
 
 export interface SinkRig {
   /** The near end: the interface packets to the sink leave through (up, carrier off). */
@@ -42,24 +43,7 @@ const SUBNET = '198.18.1'; // /30 slots 198.18.1.0, .4, … .252
 const SINK_LLADDR = '02:a1:07:51:4e:4b'; // locally administered, unicast
 const DISCARD_PORT = 9;
 
-function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function stderrOf(err: unknown): string {
-  const e = err as { stderr?: Buffer | string; message?: string };
-  const text = e.stderr !== undefined ? String(e.stderr) : '';
-  return (text.trim() || e.message || String(err)).split('\n')[0]!;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const ip = (...args: string[]) => run('ip', ...args);
 
 function linkNames(): string[] {
   try {

@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { cpus } from 'node:os';
+import { alive, run, stderrOf } from './rig-commands.js';
 import {
   openRepairedSocket,
   quietSocket,
@@ -55,25 +56,6 @@ export const SINK_MSS = 32000;
 /** ACK every 64 KiB or 20 µs (one ACK costs ~3 µs: per-packet ACKs saturate the injector). */
 export function defaultAckerTuning(): AckerTuning {
   return { ackBytes: 64 << 10, holdMicros: 20, pollMicros: 10, cpu: cpus().length - 1 };
-}
-
-function run(cmd: 'ip' | 'tc', ...args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function stderrOf(err: unknown): string {
-  const e = err as { stderr?: Buffer | string; message?: string };
-  const text = e.stderr !== undefined ? String(e.stderr) : '';
-  return (text.trim() || e.message || String(err)).split('\n')[0]!;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The rig interfaces that exist now (this process's and others'). */
