@@ -1,14 +1,12 @@
 // The batched form: aioWrite(target, [b1, b2, ...]) is one promise for many buffers, with every
 // guarantee of the single form (order, completion on release, abort, errors).
 import assert from 'node:assert/strict';
-import { createSocket, type Socket as DatagramSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { aioWrite, createBufferPool, sendFile, type BatchError } from '../src/index.js';
-import { closeAllPairs, Expected, randomBytes, receiveAll, tcpPair } from './helpers/sockets.js';
+import { closeAllPairs, connectedUdp, Expected, nextDatagrams, randomBytes, receiveAll, tcpPair } from './helpers/sockets.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aiotx-batch-'));
 after(async () => {
@@ -16,22 +14,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function udpPair(): Promise<{ tx: DatagramSocket; got: Buffer[]; close(): void }> {
-  const rx = createSocket('udp4');
-  rx.bind(0, '127.0.0.1');
-  await once(rx, 'listening');
-  const tx = createSocket('udp4');
-  tx.connect(rx.address().port, '127.0.0.1');
-  await once(tx, 'connect');
-  const got: Buffer[] = [];
-  rx.on('message', (m: Buffer) => got.push(m));
-  return { tx, got, close: () => (tx.close(), rx.close()) };
-}
-
-async function arrived(got: Buffer[], n: number): Promise<Buffer[]> {
-  while (got.length < n) await new Promise((r) => setTimeout(r, 1));
-  return got.splice(0, n);
-}
+const udpPair = connectedUdp;
+const arrived = nextDatagrams;
 
 const sum = (bufs: Uint8Array[]) => bufs.reduce((n, b) => n + b.byteLength, 0);
 

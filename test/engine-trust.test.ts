@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createSocket, type Socket as DatagramSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
@@ -15,7 +14,7 @@ import { transmitterFor } from '../src/engine/registry.js';
 import { stateError } from '../src/engine/errors.js';
 import { Transmitter } from '../src/engine/transmitter.js';
 import { aioWrite, createBufferPool, sendFile } from '../src/index.js';
-import { closeAllPairs, Expected, fdOf, randomBytes, receiveAll, tcpPair } from './helpers/sockets.js';
+import { closeAllPairs, connectedUdp, Expected, fdOf, nextDatagrams, randomBytes, receiveAll, tcpPair } from './helpers/sockets.js';
 
 const indexUrl = new URL('../src/index.js', import.meta.url).href;
 const dir = mkdtempSync(join(tmpdir(), 'aiotx-trust-'));
@@ -27,23 +26,9 @@ after(async () => {
 const fdCount = () => readdirSync('/proc/self/fd').length;
 const turn = () => new Promise((r) => setImmediate(r));
 
-async function udpPair(): Promise<{ rx: DatagramSocket; tx: DatagramSocket; sizes: number[]; close(): void }> {
-  const rx = createSocket('udp4');
-  rx.bind(0, '127.0.0.1');
-  await once(rx, 'listening');
-  const tx = createSocket('udp4');
-  tx.connect(rx.address().port, '127.0.0.1');
-  await once(tx, 'connect');
-  const sizes: number[] = [];
-  rx.on('message', (m: Buffer) => sizes.push(m.length));
-  return { rx, tx, sizes, close: () => (tx.close(), rx.close()) };
-}
-
-/** Waits until `n` datagrams arrived (loopback delivers them in order, without loss at this rate). */
-async function datagrams(sizes: number[], n: number): Promise<number[]> {
-  while (sizes.length < n) await new Promise((r) => setTimeout(r, 1));
-  return sizes.splice(0, n);
-}
+const udpPair = connectedUdp;
+/** The sizes of the next `n` datagrams. */
+const datagrams = async (got: Buffer[], n: number) => (await nextDatagrams(got, n)).map((b) => b.length);
 
 /** Runs a module in a child node; resolves with its exit code, stdout and stderr. */
 function runChild(source: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
@@ -61,13 +46,13 @@ describe('UDP_SEGMENT is left as aiotx found it (item 1)', () => {
     try {
       const fd = fdOf(p.tx);
       await aioWrite(fd, randomBytes(3000), { segmentSize: 1000 });
-      assert.deepEqual(await datagrams(p.sizes, 3), [1000, 1000, 1000]);
+      assert.deepEqual(await datagrams(p.got, 3), [1000, 1000, 1000]);
       await turn(); // the raw fd's transmitter retires once idle
       await turn();
       await aioWrite(fd, randomBytes(3000));
-      assert.deepEqual(await datagrams(p.sizes, 1), [3000], 'a later transmitter sends one job as one datagram');
+      assert.deepEqual(await datagrams(p.got, 1), [3000], 'a later transmitter sends one job as one datagram');
       p.tx.send(randomBytes(3000));
-      assert.deepEqual(await datagrams(p.sizes, 1), [3000], "the caller's own dgram.send() is not cut up");
+      assert.deepEqual(await datagrams(p.got, 1), [3000], "the caller's own dgram.send() is not cut up");
     } finally {
       p.close();
     }
@@ -77,9 +62,9 @@ describe('UDP_SEGMENT is left as aiotx found it (item 1)', () => {
     const p = await udpPair();
     try {
       await Promise.all([aioWrite(p.tx, randomBytes(2000), { segmentSize: 500 }), aioWrite(p.tx, randomBytes(1000), { segmentSize: 500 })]);
-      assert.deepEqual(await datagrams(p.sizes, 6), [500, 500, 500, 500, 500, 500]);
+      assert.deepEqual(await datagrams(p.got, 6), [500, 500, 500, 500, 500, 500]);
       p.tx.send(randomBytes(2000));
-      assert.deepEqual(await datagrams(p.sizes, 1), [2000]);
+      assert.deepEqual(await datagrams(p.got, 1), [2000]);
     } finally {
       p.close();
     }
@@ -223,14 +208,14 @@ describe('the poller dispatches only the events of this wakeup (item 6)', () => 
       // Sending frees write memory at once on loopback: an EPOLLOUT edge for each socket.
       a.tx.send(Buffer.alloc(10));
       b.tx.send(Buffer.alloc(10));
-      await datagrams(a.sizes, 1);
-      await datagrams(b.sizes, 1);
+      await datagrams(a.got, 1);
+      await datagrams(b.got, 1);
       while (calls.a === 0 || calls.b === 0) await new Promise((r) => setTimeout(r, 1));
       const before = calls.b;
       for (let i = 0; i < 5; i++) {
         const seen = calls.a;
         a.tx.send(Buffer.alloc(10));
-        await datagrams(a.sizes, 1);
+        await datagrams(a.got, 1);
         while (calls.a === seen) await new Promise((r) => setTimeout(r, 1));
       }
       assert.equal(calls.b, before, 'b had no new event while a had five');
@@ -285,7 +270,7 @@ describe("a datagram socket's close listener is added once (item 12)", () => {
         t.close(stateError('closed by the test', 'ERR_SOCKET_CLOSED'), false);
       }
       assert.ok(p.tx.listenerCount('close') <= base + 1, `close listeners: ${p.tx.listenerCount('close')}`);
-      await datagrams(p.sizes, 20);
+      await datagrams(p.got, 20);
     } finally {
       p.close();
     }

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createSocket, type Socket as DatagramSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -175,4 +176,23 @@ export async function endAndCompare(pair: Pair, received: Promise<Received>, exp
 /** The fd under a Node socket or server, for tests that pass raw fds. */
 export function fdOf(socket: object): number {
   return (socket as { _handle: { fd: number } })._handle.fd;
+}
+
+/** A bound UDP receiver and a sender connected to it; `got` collects what arrives, in order. */
+export async function connectedUdp(): Promise<{ rx: DatagramSocket; tx: DatagramSocket; got: Buffer[]; close(): void }> {
+  const rx = createSocket('udp4');
+  rx.bind(0, '127.0.0.1');
+  await once(rx, 'listening');
+  const tx = createSocket('udp4');
+  tx.connect(rx.address().port, '127.0.0.1');
+  await once(tx, 'connect');
+  const got: Buffer[] = [];
+  rx.on('message', (m: Buffer) => got.push(m));
+  return { rx, tx, got, close: () => (tx.close(), rx.close()) };
+}
+
+/** Waits until `n` datagrams arrived (loopback delivers them in order, without loss at this rate). */
+export async function nextDatagrams(got: Buffer[], n: number): Promise<Buffer[]> {
+  while (got.length < n) await new Promise((r) => setTimeout(r, 1));
+  return got.splice(0, n);
 }
