@@ -5,11 +5,9 @@
       "sources": [
         "native/addon.c",
         "native/args.c",
-        "native/bench_ops.c",
         "native/poller.c",
         "native/probe.c",
         "native/socket_ops.c",
-        "native/tcp_sink.c",
         "native/uring.c",
         "native/wakeup.c"
       ],

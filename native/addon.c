@@ -27,8 +27,6 @@ static napi_value init(napi_env env, napi_value exports) {
   ax_init_poller(env, exports);
   ax_init_probe(env, exports);
   ax_init_uring(env, exports);
-  ax_init_bench_ops(env, exports);
-  ax_init_tcp_sink(env, exports);
   return exports;
 }
 

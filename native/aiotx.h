@@ -59,7 +59,5 @@ void ax_init_socket_ops(napi_env env, napi_value exports);
 void ax_init_poller(napi_env env, napi_value exports);
 void ax_init_probe(napi_env env, napi_value exports);
 void ax_init_uring(napi_env env, napi_value exports);
-void ax_init_bench_ops(napi_env env, napi_value exports);
-void ax_init_tcp_sink(napi_env env, napi_value exports);
 
 #endif

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the test suite against the addon built with AddressSanitizer and UBSan, then rebuilds
+# Runs the test suite against both addons (aiotx and aiotx-bench) built with AddressSanitizer and UBSan, then rebuilds
 # it normally. Leak checking is off: Node itself keeps allocations alive at exit.
 # Arguments: test files to run (default: all of dist/test).
 set -euo pipefail
@@ -8,8 +8,10 @@ restore() { npm run --silent build:native >/dev/null; }
 trap restore EXIT
 CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 LDFLAGS="-fsanitize=address,undefined" npm run --silent build:native >/dev/null
-nm -u build/Release/aiotx.node | grep __asan_ >/dev/null || { echo "asan-test: the addon was not instrumented" >&2; exit 1; }
-npx tsc -p tsconfig.json
+for addon in build/Release/aiotx.node packages/bench/build/Release/aiotx_bench.node; do
+  nm -u "$addon" | grep __asan_ >/dev/null || { echo "asan-test: $addon was not instrumented" >&2; exit 1; }
+done
+npx tsc -b
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=(dist/test/*.test.js)
 LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \

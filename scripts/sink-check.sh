@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proves the sink rig (src/bench/sink-rig.ts) gives true zero-copy, and measures it:
+# Proves the sink rig (packages/bench/src/bench/sink-rig.ts) gives true zero-copy, and measures it:
 # builds scripts/sink-check.c into a temp dir, creates the rig (a veth pair in the root network
 # namespace, far end down, a permanent neighbour entry for the sink), runs the check, removes
 # everything, also on failure or Ctrl-C. Extra arguments go to sink-check (e.g. -n 200000, -b 0).

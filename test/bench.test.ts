@@ -11,14 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseMethodList } from '../src/bench/bench-methods.js';
-import { ControlClient } from '../src/bench/control-client.js';
-import { LineReader, MAX_LINE, parseClientMessage, ProtocolError } from '../src/bench/control-protocol.js';
-import { parseProcStat, ratio, serviceDemand, systemCpuPercent } from '../src/bench/cpu-accounting.js';
-import { addRatios, type CellResult } from '../src/bench/run-bench.js';
-import { startServer, type BenchServer } from '../src/bench/server.js';
-import { NETPERF_SELECTORS, parseIperf3Json, parseNetperfLine } from '../src/bench/external-rows.js';
-import { referenceSend } from '../src/engine/bench-loops.js';
+import { parseMethodList } from 'aiotx-bench/internal/bench/bench-methods.js';
+import { ControlClient } from 'aiotx-bench/internal/bench/control-client.js';
+import { LineReader, MAX_LINE, parseClientMessage, ProtocolError } from 'aiotx-bench/internal/bench/control-protocol.js';
+import { parseProcStat, ratio, serviceDemand, systemCpuPercent } from 'aiotx-bench/internal/bench/cpu-accounting.js';
+import { addRatios, type CellResult } from 'aiotx-bench/internal/bench/run-bench.js';
+import { startServer, type BenchServer } from 'aiotx-bench/internal/bench/server.js';
+import { NETPERF_SELECTORS, parseIperf3Json, parseNetperfLine } from 'aiotx-bench/internal/bench/external-rows.js';
+import { referenceSend } from 'aiotx-bench/internal/native/bench-loops.js';
 import { randomBytes, tcpPair, closeAllPairs } from './helpers/sockets.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -290,7 +290,7 @@ test('the native reference loop sends its buffer cyclically and refuses bad inpu
   }
   await pair.close();
   assert.throws(() => referenceSend([{} as Socket], buf, 1), /no file descriptor/);
-  const { addon } = await import('../src/native/addon.js');
+  const { addon } = await import('aiotx-bench/internal/native/addon.js');
   assert.throws(() => addon.referenceSend([1] as unknown as Int32Array, buf, 1), TypeError);
   assert.throws(() => addon.referenceSend(new Int32Array(0), buf, 1), RangeError);
   assert.throws(() => addon.referenceSend(new Int32Array([0]), buf, 4e6), RangeError);

@@ -10,8 +10,8 @@ import {
   cpuSecondsPerGB,
   gigabitsPerSecond,
   median,
-} from '../src/bench/cpu-accounting.js';
-import { formatSize, parseSize, parseSizeList } from '../src/bench/sizes.js';
+} from 'aiotx-bench/internal/bench/cpu-accounting.js';
+import { formatSize, parseSize, parseSizeList } from 'aiotx-bench/internal/bench/sizes.js';
 
 // dist/test/cli.test.js → the repository root.
 const root = fileURLToPath(new URL('../../', import.meta.url));

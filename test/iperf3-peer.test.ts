@@ -7,8 +7,8 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Iperf3Test, MAX_RESULTS_BYTES, parseServerResults, STATE, streamId } from '../src/bench/iperf3-peer.js';
-import type { CellResult } from '../src/bench/run-bench.js';
+import { Iperf3Test, MAX_RESULTS_BYTES, parseServerResults, STATE, streamId } from 'aiotx-bench/internal/bench/iperf3-peer.js';
+import type { CellResult } from 'aiotx-bench/internal/bench/run-bench.js';
 
 const bin = fileURLToPath(new URL('../../bin/aiotx.js', import.meta.url));
 const haveIperf3 = spawnSync('sh', ['-c', 'command -v iperf3']).status === 0;

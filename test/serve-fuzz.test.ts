@@ -10,8 +10,8 @@ import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ControlClient } from '../src/bench/control-client.js';
-import { MAX_LINE } from '../src/bench/control-protocol.js';
+import { ControlClient } from 'aiotx-bench/internal/bench/control-client.js';
+import { MAX_LINE } from 'aiotx-bench/internal/bench/control-protocol.js';
 
 const bin = fileURLToPath(new URL('../../bin/aiotx.js', import.meta.url));
 const SEED = Number(process.env.AIOTX_FUZZ_SEED ?? 20261201);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { sinkRigSkipReason } from '../src/bench/sink-rig.js';
+import { sinkRigSkipReason } from 'aiotx-bench/internal/bench/sink-rig.js';
 
 // dist/test/sink-bench.test.js → the repository root.
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,4 +1,4 @@
-// The sink rig (src/bench/sink-rig.ts): a veth pair with its far end down, where zero-copy sends
+// The sink rig (packages/bench/src/bench/sink-rig.ts): a veth pair with its far end down, where zero-copy sends
 // are dropped without a copy. Checks that it exists only while in use, is removed even when the
 // caller throws, and takes UDP datagrams. Zero-copy itself is proven by scripts/sink-check.sh.
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { sinkRigSkipReason, withSinkRig, type SinkRig } from '../src/bench/sink-rig.js';
+import { sinkRigSkipReason, withSinkRig, type SinkRig } from 'aiotx-bench/internal/bench/sink-rig.js';
 
 const skip = sinkRigSkipReason() ?? false;
 

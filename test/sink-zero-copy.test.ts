@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { sinkRigSkipReason, withSinkRig } from '../src/bench/sink-rig.js';
+import { sinkRigSkipReason, withSinkRig } from 'aiotx-bench/internal/bench/sink-rig.js';
 import { zeroCopyCases } from './helpers/backends.js';
 
 const indexUrl = new URL('../src/index.js', import.meta.url).href;

@@ -1,4 +1,4 @@
-// The TCP sink rig (src/bench/tcp-sink-rig.ts, native/tcp_sink.c): TCP zero-copy that is real on
+// The TCP sink rig (packages/bench: src/bench/tcp-sink-rig.ts, native/tcp_sink.c): TCP zero-copy that is real on
 // one machine. Over it, aioWrite with zeroCopy 'on' must complete every byte without a copy on both
 // zero-copy backends (and from a wired pool), a copy job must report its copy, sendFile must work,
 // and the kernel's own counters must agree: every byte the jobs reported was ACKed (TCP_INFO) and
@@ -23,14 +23,14 @@ import {
   tcpSinkRigSkipReason,
   withTcpSinkRig,
   type TcpSinkRig,
-} from '../src/bench/tcp-sink-rig.js';
-import { CALIBRATE_ZERO_COPY, crossoverOf, thresholdOf, type CalibrationReport } from '../src/bench/calibrate.js';
-import type { TcpSinkBenchReport } from '../src/bench/tcp-sink-bench.js';
-import { TCP_SINK_TABLES } from '../src/bench/tcp-sink-tables.js';
-import { describeCalibration } from '../src/cli/bench-command.js';
-import { sinkReferenceSend, tcpInfo } from '../src/engine/tcp-sink-ops.js';
+} from 'aiotx-bench/internal/bench/tcp-sink-rig.js';
+import { CALIBRATE_ZERO_COPY, crossoverOf, thresholdOf, type CalibrationReport } from 'aiotx-bench/internal/bench/calibrate.js';
+import type { TcpSinkBenchReport } from 'aiotx-bench/internal/bench/tcp-sink-bench.js';
+import { TCP_SINK_TABLES } from 'aiotx-bench/internal/bench/tcp-sink-tables.js';
+import { describeCalibration } from 'aiotx-bench/internal/cli/bench-command.js';
+import { sinkReferenceSend, tcpInfo } from 'aiotx-bench/internal/native/tcp-sink-ops.js';
 import type { WriteResult } from '../src/index.js';
-import { addon } from '../src/native/addon.js';
+import { addon } from 'aiotx-bench/internal/native/addon.js';
 import { fdOf } from './helpers/sockets.js';
 
 const skip = tcpSinkRigSkipReason() ?? false;
@@ -135,7 +135,7 @@ describe('tcp sink rig', { skip }, () => {
   });
 
   it('a rig left by a killed process is removed on the next start', async () => {
-    const rigUrl = new URL('../src/bench/tcp-sink-rig.js', import.meta.url).href;
+    const rigUrl = new URL('aiotx-bench/internal/bench/tcp-sink-rig.js', import.meta.url).href;
     const script = `const { withTcpSinkRig } = await import(${JSON.stringify(rigUrl)});
       await withTcpSinkRig(async (rig) => { console.log(rig.interface); await new Promise(() => setInterval(() => {}, 1000)); });`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { closeSinkSocket, openSinkSocket, type TcpSinkEnds } from '../../src/bench/tcp-sink-rig.js';
-import { tcpInfo } from '../../src/engine/tcp-sink-ops.js';
+import { closeSinkSocket, openSinkSocket, type TcpSinkEnds } from 'aiotx-bench/internal/bench/tcp-sink-rig.js';
+import { tcpInfo } from 'aiotx-bench/internal/native/tcp-sink-ops.js';
 import { aioWrite, createBufferPool, sendFile, type WriteResult } from '../../src/index.js';
 
 const { values } = parseArgs({ options: { ends: { type: 'string' }, jobs: { type: 'string' }, size: { type: 'string' } }, strict: true });

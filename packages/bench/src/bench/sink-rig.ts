@@ -112,7 +112,7 @@ function freeSlot(): number {
 
 async function readOffloads(name: string): Promise<{ offloads: SinkRig['offloads']; note: string | null }> {
   try {
-    const { probe } = await import('../index.js');
+    const { probe } = await import('aiotx');
     const f = probe().interfaces.find((i) => i.name === name);
     if (!f) return { offloads: null, note: `probe() does not list ${name}` };
     const offloads = { scatterGather: f.scatterGather, txChecksum: f.txChecksum, tso: f.tso };

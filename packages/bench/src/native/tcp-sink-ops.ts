@@ -1,7 +1,7 @@
 // The TCP sink rig's native half (native/tcp_sink.c) for the bench surface: a TCP socket made
 // ESTABLISHED without a handshake, the ACK injector that keeps it sending, the kernel's byte
 // counters, and a C send loop over it. src/bench/tcp-sink-rig.ts builds the network around them.
-import { addon, type AckerCounters, type TcpInfo } from '../native/addon.js';
+import { addon, type AckerCounters, type TcpInfo } from './addon.js';
 import { errnoError } from './errors.js';
 
 export type { AckerCounters, TcpInfo };

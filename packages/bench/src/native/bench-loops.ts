@@ -1,8 +1,8 @@
-// The bench's two loops in C (native/bench_ops.c), for the bench surface: the `reference` sender,
+// The bench's two loops in C (native/bench_ops.c here), for the bench surface: the `reference` sender,
 // a plain send() loop that is the floor aiotx's own layers are measured against, and the
 // receiver's discard thread, which drops a stream's bytes without calling JavaScript per chunk.
 import type { Socket } from 'node:net';
-import { addon } from '../native/addon.js';
+import { addon } from './addon.js';
 import { errnoError, typeError } from './errors.js';
 
 function socketFd(socket: Socket, api: string): number {

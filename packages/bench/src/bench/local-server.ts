@@ -1,8 +1,9 @@
 // `aiotx bench` without --host: an `aiotx serve` child process on loopback, so the receiver's
 // CPU is its own and not charged to the sender.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
 export interface LocalServer {
   host: string;
@@ -10,8 +11,8 @@ export interface LocalServer {
   stop(): Promise<void>;
 }
 
-// dist/src/bench/local-server.js → bin/aiotx.js
-const AIOTX_BIN = fileURLToPath(new URL('../../../bin/aiotx.js', import.meta.url));
+// The `aiotx` command of the installed library, whose `serve` is this package's.
+const AIOTX_BIN = join(dirname(createRequire(import.meta.url).resolve('aiotx/package.json')), 'bin', 'aiotx.js');
 
 export function startLocalServer(verify: boolean): Promise<LocalServer> {
   const args = [AIOTX_BIN, 'serve', '--listen', '127.0.0.1:0', '--json', '--until-stdin-closes', ...(verify ? ['--verify'] : [])];

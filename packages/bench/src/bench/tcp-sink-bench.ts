@@ -6,7 +6,7 @@
 // bytes the sender reported. Runs are reduced to medians, then to ratios.
 import { cpus, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { probe } from '../index.js';
+import { probe } from 'aiotx';
 import { runChild } from './child-run.js';
 import { cpuPercentOfOneCore, cpuSecondsPerGB, gigabitsPerSecond, median, ratio, serviceDemand } from './cpu-accounting.js';
 import { TCP_SINK_METHOD_SETUP, type TcpSinkJob, type TcpSinkMethod, type TcpSinkSample } from './tcp-sink-methods.js';

@@ -2,7 +2,7 @@
 // MSG_ZEROCOPY loop, the zero-copy floor. Shared by the parent (tcp-sink-bench.ts) and the sender
 // child (tcp-sink-sender.ts); no heavy imports.
 import { METHODS, METHOD_SETUP, type Method, type MethodSetup } from './bench-methods.js';
-import type { TcpSinkEnds } from '../engine/tcp-sink-ops.js';
+import type { TcpSinkEnds } from '../native/tcp-sink-ops.js';
 
 /** The external tools cannot send over the rig's socket: aiotx's own methods only. */
 type OwnMethod = Exclude<Method, 'iperf3' | 'iperf3-sendfile' | 'netperf' | 'netperf-sendfile'>;

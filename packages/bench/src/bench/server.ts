@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { discardStream } from '../engine/bench-loops.js';
+import { discardStream } from '../native/bench-loops.js';
 import { cpuSecondsBetween } from './cpu-accounting.js';
 import {
   encode,

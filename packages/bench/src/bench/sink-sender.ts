@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { aioWrite, createBufferPool, probe, type BackendName, type BufferPool, type ZeroCopyMode } from '../index.js';
+import { aioWrite, createBufferPool, probe, type BackendName, type BufferPool, type ZeroCopyMode } from 'aiotx';
 import { cpuSecondsBetween } from './cpu-accounting.js';
 import { reportFailure } from './child-run.js';
 import { POOL_NOT_WIRED, type SinkSample } from './sink-protocol.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { probe } from '../index.js';
+import { probe } from 'aiotx';
 import { METHOD_SETUP, type Method, type SenderJob, type SenderSample } from './bench-methods.js';
 import { runChild } from './child-run.js';
 import {

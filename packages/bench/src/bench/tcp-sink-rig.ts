@@ -9,7 +9,7 @@
 //    before connect (the default here is BBR, whose pacing outlives a later switch);
 //  - an eBPF program on the same egress recording the highest sequence number sent, and a thread
 //    injecting pure ACKs "from the sink" through a raw socket, every 64 KiB or 20 µs.
-// The native half is native/tcp_sink.c (through src/engine/tcp-sink-ops.ts). Root only. Traffic
+// The native half is native/tcp_sink.c (through src/native/tcp-sink-ops.ts). Root only. Traffic
 // stays in 198.18.7.0/24 (RFC 2544 benchmarking range; netns tests use 198.18.0.0/30, the UDP rig
 // 198.18.1.0/24). Everything is removed afterwards, also when the caller throws; rigs left by a
 // killed process are removed on the next start (their BPF links died with the process).
@@ -25,7 +25,7 @@ import {
   type Acker,
   type AckerTuning,
   type TcpSinkEnds,
-} from '../engine/tcp-sink-ops.js';
+} from '../native/tcp-sink-ops.js';
 
 export type { Acker, AckerTuning, TcpSinkEnds };
 
