@@ -1,6 +1,9 @@
 // The aiotx command line, run as a user would run it, plus the bench's pure arithmetic.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -91,4 +94,27 @@ test('CPU accounting arithmetic', () => {
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.ok(Number.isNaN(median([])));
+});
+
+test('without aiotx-bench installed, probe works and bench, serve, report say how to install it', (t) => {
+  // The library as `npm install aiotx` lays it out: its files and mime-types, no aiotx-bench.
+  const app = mkdtempSync(join(tmpdir(), 'aiotx-nobench-'));
+  t.after(() => rmSync(app, { recursive: true, force: true }));
+  const lib = join(app, 'node_modules', 'aiotx');
+  for (const part of ['bin', 'dist/src', 'package.json']) cpSync(join(root, part), join(lib, part), { recursive: true });
+  symlinkSync(join(root, 'build'), join(lib, 'build'));
+  for (const dep of ['mime-types', 'mime-db']) symlinkSync(join(root, 'node_modules', dep), join(app, 'node_modules', dep));
+  const run = (...args: string[]) => spawnSync(process.execPath, [join(lib, 'bin', 'aiotx.js'), ...args], { cwd: app, encoding: 'utf8', timeout: 60_000 });
+
+  const probe = run('probe', '--json');
+  assert.equal(probe.status, 0, probe.stderr);
+  assert.equal((JSON.parse(probe.stdout) as { backends: { copy: { available: boolean } } }).backends.copy.available, true);
+  const help = run('--help');
+  assert.match(help.stdout, /bench\s+\(needs the aiotx-bench package: npm install aiotx-bench\)/);
+  for (const args of [['bench'], ['bench', '--sink', 'tcp', '--method', 'aio-copy'], ['serve', '--listen', '127.0.0.1:0'], ['report', 'run.json']]) {
+    const command = args[0]!;
+    const r = run(...args);
+    assert.equal(r.status, 1, `aiotx ${command}`);
+    assert.match(r.stderr, new RegExp(`^aiotx ${command}: .*npm install aiotx-bench`));
+  }
 });

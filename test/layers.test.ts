@@ -54,16 +54,20 @@ it('surfaces never import the addon; engine and policy never import a surface', 
   assert.deepEqual(broken, []);
 });
 
-it('the library imports only Node, its own files and its own dependencies (never aiotx-bench)', () => {
+it('the library imports only Node, its own files and its own dependencies (never aiotx-bench), and needs each of them', () => {
   const deps = dependenciesOf(join(root, 'package.json'));
   const broken: string[] = [];
+  const used = new Set<string>();
   for (const file of files(src)) {
     for (const spec of specifiers(file)) {
       if (spec.startsWith('node:') || spec.startsWith('.')) continue;
+      used.add(packageOf(spec));
       if (!deps.has(packageOf(spec))) broken.push(`${relative(src, file)} imports ${spec}`);
     }
   }
   assert.deepEqual(broken, []);
+  // What `npm install aiotx` brings: nothing the library's code does not load.
+  assert.deepEqual([...deps].filter((d) => !used.has(d)), [], 'dependencies the library never imports');
 });
 
 it("the bench reaches the library only through 'aiotx', its public entry", () => {

@@ -135,7 +135,7 @@ describe('tcp sink rig', { skip }, () => {
   });
 
   it('a rig left by a killed process is removed on the next start', async () => {
-    const rigUrl = new URL('aiotx-bench/internal/bench/tcp-sink-rig.js', import.meta.url).href;
+    const rigUrl = import.meta.resolve('aiotx-bench/internal/bench/tcp-sink-rig.js');
     const script = `const { withTcpSinkRig } = await import(${JSON.stringify(rigUrl)});
       await withTcpSinkRig(async (rig) => { console.log(rig.interface); await new Promise(() => setInterval(() => {}, 1000)); });`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -49,6 +49,8 @@ async function benchCommands(): Promise<Record<string, Command>> {
     summary: `(needs the ${BENCH_PACKAGE} package: npm install ${BENCH_PACKAGE})`,
     help: `'aiotx ${name}' is part of the ${BENCH_PACKAGE} package, which is not installed here.\nInstall it beside aiotx: npm install ${BENCH_PACKAGE}\n`,
     options: {},
+    // Whatever options came, the answer is the same.
+    preprocess: () => [],
     async run() {
       throw new Error(`this command is part of the ${BENCH_PACKAGE} package, which is not installed: npm install ${BENCH_PACKAGE}`);
     },
