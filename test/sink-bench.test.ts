@@ -13,6 +13,8 @@ const bin = fileURLToPath(new URL('../../bin/aiotx.js', import.meta.url));
 
 interface SinkRow {
   method: string;
+  batch: number;
+  cpuMicrosPerWrite: number;
   status: 'ok' | 'unavailable' | 'failed';
   reason: string | null;
   backend: string | null;
@@ -21,15 +23,20 @@ interface SinkRow {
   cpuPerGBVsCopy: number | null;
 }
 
-test('bench --sink --json: bytes from every available method, zero-copy shares as the kernel reports them', { skip: sinkRigSkipReason() ?? false }, () => {
-  const out = execFileSync(process.execPath, [bin, 'bench', '--sink', '--duration', '0.3', '--repeat', '1', '--json'], {
+const BACKEND_OF: Record<string, string> = { copy: 'copy', msgzerocopy: 'msgzerocopy', uring: 'uring', 'uring-pool': 'uring', reference: 'C send()', 'reference-zc': 'C MSG_ZEROCOPY' };
+
+test('bench --sink --batch 4 --json: bytes from every available row (single, batched, C floor), zero-copy shares as the kernel reports them', { skip: sinkRigSkipReason() ?? false }, () => {
+  const out = execFileSync(process.execPath, [bin, 'bench', '--sink', '--duration', '0.3', '--repeat', '1', '--batch', '4', '--json'], {
     cwd: root,
     encoding: 'utf8',
     timeout: 120_000,
   });
   const report = JSON.parse(out) as { note: string; results: SinkRow[] };
   assert.match(report.note, /^sink rig: /);
-  assert.deepEqual(report.results.map((r) => r.method), ['copy', 'msgzerocopy', 'uring', 'uring-pool']);
+  assert.deepEqual(
+    report.results.map((r) => `${r.method}/${r.batch}`),
+    ['copy/1', 'copy/4', 'msgzerocopy/1', 'msgzerocopy/4', 'uring/1', 'uring/4', 'uring-pool/1', 'uring-pool/4', 'reference/1', 'reference-zc/1'],
+  );
   for (const row of report.results) {
     assert.notEqual(row.status, 'failed', `${row.method} failed: ${row.reason}`);
     if (row.status === 'unavailable') {
@@ -37,13 +44,13 @@ test('bench --sink --json: bytes from every available method, zero-copy shares a
       continue;
     }
     assert.ok(row.bytes > 0, `${row.method} sent bytes`);
-    if (row.method === 'copy') {
-      assert.equal(row.backend, 'copy');
-      assert.equal(row.zeroCopyShare, 0, 'copy sends nothing zero-copy');
-      assert.equal(row.cpuPerGBVsCopy, 1);
+    assert.ok(row.cpuMicrosPerWrite > 0, `${row.method}: CPU per write`);
+    assert.equal(row.backend, BACKEND_OF[row.method]);
+    if (row.method === 'copy' || row.method === 'reference') {
+      assert.equal(row.zeroCopyShare, 0, `${row.method} sends nothing zero-copy`);
+      if (row.method === 'copy' && row.batch === 1) assert.equal(row.cpuPerGBVsCopy, 1);
     } else {
-      assert.equal(row.backend, row.method === 'uring-pool' ? 'uring' : row.method);
-      assert.equal(row.zeroCopyShare, 1, `${row.method}: every byte zero-copy`);
+      assert.equal(row.zeroCopyShare, 1, `${row.method} batch ${row.batch}: every byte zero-copy`);
     }
   }
   assert.equal(report.results[0]!.status, 'ok', 'copy runs everywhere');
@@ -54,4 +61,10 @@ test('bench --sink with --sizes is a usage error (exit 2)', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--sizes does not apply to --sink/);
   assert.equal(r.stdout, '');
+});
+
+test('bench --batch without --sink is a usage error (exit 2)', () => {
+  const r = spawnSync(process.execPath, [bin, 'bench', '--batch', '8'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--batch applies to --sink only/);
 });

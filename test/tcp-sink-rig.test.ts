@@ -93,9 +93,9 @@ describe('tcp sink rig: native entries refuse bad input', () => {
     assert.throws(() => addon.tcpSinkQuiet(-1), RangeError);
     assert.equal(addon.tcpSinkQuiet(0x7ffffff0), -9);
     assert.equal(typeof addon.tcpInfo(0x7ffffff0), 'number');
-    assert.throws(() => addon.sinkReferenceSend(0, Buffer.alloc(4), 0, 0, false), RangeError);
-    assert.equal(addon.sinkReferenceSend(0, Buffer.alloc(4), 8, 0, false), -14); // EFAULT: data shorter than size
-    assert.throws(() => addon.sinkReferenceSend(0, 'data' as unknown as Buffer, 1, 0, false), TypeError);
+    assert.throws(() => addon.sinkReferenceSend(0, Buffer.alloc(4), 0, 0, false, 0), RangeError);
+    assert.equal(addon.sinkReferenceSend(0, Buffer.alloc(4), 8, 0, false, 0), -14); // EFAULT: data shorter than size
+    assert.throws(() => addon.sinkReferenceSend(0, 'data' as unknown as Buffer, 1, 0, false, 0), TypeError);
   });
 
   it('refuses a datagram socket for the C send loop and TCP_INFO', async () => {
@@ -104,7 +104,7 @@ describe('tcp sink rig: native entries refuse bad input', () => {
     await once(udp, 'listening');
     try {
       const fd = fdOf(udp);
-      assert.equal(addon.sinkReferenceSend(fd, Buffer.alloc(4), 4, 0, false), -91); // EPROTOTYPE
+      assert.equal(addon.sinkReferenceSend(fd, Buffer.alloc(4), 4, 0, false, 0), -91); // EPROTOTYPE
       assert.equal(typeof addon.tcpInfo(fd), 'number');
     } finally {
       udp.close();

@@ -14,6 +14,7 @@
 #include <linux/bpf.h>
 #include <linux/errqueue.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -595,29 +596,38 @@ static int drain_completions(int fd, loop_stats_t *s) {
 
 static double now_ms(void) { return (double)now_ns() / 1e6; }
 
-/* sinkReferenceSend(fd, data, size, durationMs, zeroCopy) -> Float64Array [bytes, sends,
- * zeroCopySends, copiedSends, enobufs] or -errno. send(2)s `size` bytes at a time from data's
+/* sinkReferenceSend(fd, data, size, durationMs, zeroCopy, segment) -> Float64Array [bytes, sends,
+ * zeroCopySends, copiedSends, enobufs] or -errno. On a TCP socket (segment 0), or a connected UDP
+ * socket with segment > 0 (UDP_SEGMENT for the loop, cleared after: GSO datagrams of `size`
+ * bytes, as the UDP sink rig sends them), send(2)s `size` bytes at a time from data's
  * consecutive size-byte slots, wrapping at the end (data larger than the caches: cold), for
  * durationMs, blocking this thread. With zeroCopy, MSG_ZEROCOPY, and it waits (up to 2 s) for
  * every completion so the counts are whole. Nothing rewrites data, so re-sending a slot still in
  * flight is harmless here. */
 static napi_value js_sink_reference_send(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
+  napi_value argv[6];
   int fd;
   uint8_t *data;
   size_t len;
   bool detached, zero_copy;
-  int64_t size, duration;
-  if (!ax_get_args(env, info, 5, argv) || !ax_get_fd(env, argv[0], &fd) || !ax_get_bytes(env, argv[1], &data, &len, &detached) ||
+  int64_t size, duration, segment;
+  if (!ax_get_args(env, info, 6, argv) || !ax_get_fd(env, argv[0], &fd) || !ax_get_bytes(env, argv[1], &data, &len, &detached) ||
       !get_bounded(env, argv[2], "size must be an integer from 1 to 2^30", 1, 1 << 30, &size) ||
       !get_bounded(env, argv[3], "durationMs must be an integer from 0 to one hour", 0, MAX_SEND_MS, &duration) ||
-      !ax_get_bool(env, argv[4], "zeroCopy must be a boolean", &zero_copy))
+      !ax_get_bool(env, argv[4], "zeroCopy must be a boolean", &zero_copy) ||
+      !get_bounded(env, argv[5], "segment must be an integer from 0 to 65507", 0, 65507, &segment))
     return NULL;
   if (detached || len < (size_t)size) return ax_int(env, -EFAULT);
   int type;
   socklen_t tl = sizeof type;
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0) return ax_int(env, -errno);
-  if (type != SOCK_STREAM) return ax_int(env, -EPROTOTYPE);
+  if (type != (segment > 0 ? SOCK_DGRAM : SOCK_STREAM)) return ax_int(env, -EPROTOTYPE);
+  if (zero_copy) {
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one) != 0) return ax_int(env, -errno);
+  }
+  int gso = (int)segment;
+  if (gso > 0 && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &gso, sizeof gso) != 0) return ax_int(env, -errno);
   const size_t slots = len / (size_t)size;
   const int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (zero_copy ? MSG_ZEROCOPY : 0);
   loop_stats_t s = {0};
@@ -650,6 +660,10 @@ static napi_value js_sink_reference_send(napi_env env, napi_callback_info info) 
     p.events = 0;
     poll(&p, 1, 10);
     failure = drain_completions(fd, &s);
+  }
+  if (gso > 0) {
+    int off = 0;
+    setsockopt(fd, SOL_UDP, UDP_SEGMENT, &off, sizeof off);
   }
   if (failure != 0) return ax_int(env, failure);
   napi_value ab, out;

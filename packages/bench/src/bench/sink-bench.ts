@@ -8,15 +8,21 @@ import { runChild, type ChildOutcome } from './child-run.js';
 import type { SinkSample } from './sink-protocol.js';
 import { withSinkRig, type SinkRig } from './sink-rig.js';
 
-export type SinkMethod = 'copy' | 'msgzerocopy' | 'uring' | 'uring-pool';
-export const SINK_METHODS: readonly SinkMethod[] = ['copy', 'msgzerocopy', 'uring', 'uring-pool'];
+export type SinkMethod = 'copy' | 'msgzerocopy' | 'uring' | 'uring-pool' | 'reference' | 'reference-zc';
+export const SINK_METHODS: readonly SinkMethod[] = ['copy', 'msgzerocopy', 'uring', 'uring-pool', 'reference', 'reference-zc'];
 
-/** How each method runs: AIOTX_BACKEND (undefined = unset) and the per-write zeroCopy option. */
-export const SINK_METHOD_SETUP: Record<SinkMethod, { backendEnv: string | undefined; zeroCopy: 'on' | 'off'; pool: boolean }> = {
-  copy: { backendEnv: undefined, zeroCopy: 'off', pool: false },
-  msgzerocopy: { backendEnv: 'msgzerocopy', zeroCopy: 'on', pool: false },
-  uring: { backendEnv: 'uring', zeroCopy: 'on', pool: false },
-  'uring-pool': { backendEnv: 'uring', zeroCopy: 'on', pool: true },
+/**
+ * How each method runs: AIOTX_BACKEND (undefined = unset), the per-write zeroCopy option, and
+ * whether it is aiotx at all: reference and reference-zc are the C floor, a send(2) loop of the
+ * same GSO datagrams from the same cold working set (copying, and with MSG_ZEROCOPY).
+ */
+export const SINK_METHOD_SETUP: Record<SinkMethod, { backendEnv: string | undefined; zeroCopy: 'on' | 'off'; pool: boolean; floor: boolean }> = {
+  copy: { backendEnv: undefined, zeroCopy: 'off', pool: false, floor: false },
+  msgzerocopy: { backendEnv: 'msgzerocopy', zeroCopy: 'on', pool: false, floor: false },
+  uring: { backendEnv: 'uring', zeroCopy: 'on', pool: false, floor: false },
+  'uring-pool': { backendEnv: 'uring', zeroCopy: 'on', pool: true, floor: false },
+  reference: { backendEnv: undefined, zeroCopy: 'off', pool: false, floor: true },
+  'reference-zc': { backendEnv: undefined, zeroCopy: 'on', pool: false, floor: true },
 };
 
 export const SINK_NOTE =
@@ -31,6 +37,8 @@ export interface SinkBenchOptions {
   datagramSize: number;
   /** UDP_SEGMENT: bytes per datagram the stack cuts it into. */
   segmentSize: number;
+  /** Above 1: every method also runs in the batched form, this many buffers per aioWrite call. */
+  batch: number;
 }
 
 export interface SinkRunFigures extends SinkSample {
@@ -39,11 +47,15 @@ export interface SinkRunFigures extends SinkSample {
   cpuPercentOfOneCore: number;
   /** Share of bytes the kernel sent without copying, 0..1. */
   zeroCopyShare: number;
+  /** µs of the sender's CPU per buffer written: the runtime's per-write cost plus the kernel's. */
+  cpuMicrosPerWrite: number;
 }
 
 /** One table row: medians over the runs, or why the method has no numbers. */
 export interface SinkResult {
   method: SinkMethod;
+  /** Buffers per aioWrite call: 1 is a user's plain loop, more is the batched form. */
+  batch: number;
   /** ok: measured; unavailable: this machine cannot run it (not an error); failed: it broke. */
   status: 'ok' | 'unavailable' | 'failed';
   /** Why it is unavailable or failed; null when ok. */
@@ -58,7 +70,8 @@ export interface SinkResult {
   cpuSecondsPerGB: number;
   cpuPercentOfOneCore: number;
   zeroCopyShare: number;
-  /** This method's median CPU s/GB over copy's (copy = 1); null when either has no figure. */
+  cpuMicrosPerWrite: number;
+  /** This row's median CPU s/GB over copy's single form (copy = 1); null when either has no figure. */
   cpuPerGBVsCopy: number | null;
   runs: SinkRunFigures[];
 }
@@ -67,6 +80,7 @@ export interface SinkRunStart {
   index: number;
   total: number;
   method: SinkMethod;
+  batch: number;
   run: number;
 }
 
@@ -77,7 +91,7 @@ export interface SinkBenchReport {
 
 const SENDER_SCRIPT = fileURLToPath(new URL('./sink-sender.js', import.meta.url));
 
-function runSender(method: SinkMethod, rig: SinkRig, options: SinkBenchOptions): Promise<ChildOutcome<SinkSample>> {
+function runSender(method: SinkMethod, batch: number, rig: SinkRig, options: SinkBenchOptions): Promise<ChildOutcome<SinkSample>> {
   const args = [
     `--method=${method}`,
     `--address=${rig.sinkAddress}`,
@@ -87,6 +101,7 @@ function runSender(method: SinkMethod, rig: SinkRig, options: SinkBenchOptions):
     `--size=${options.datagramSize}`,
     `--segment=${options.segmentSize}`,
     `--depth=${options.depth}`,
+    `--batch=${batch}`,
   ];
   // A sender that hangs is killed well after its duration; its run then fails.
   return runChild<SinkSample>(SENDER_SCRIPT, args, SINK_METHOD_SETUP[method].backendEnv, options.durationSeconds * 1000 + 60_000);
@@ -99,14 +114,16 @@ function figuresOf(s: SinkSample): SinkRunFigures {
     cpuSecondsPerGB: cpuSecondsPerGB(s.cpuSeconds, s.bytes),
     cpuPercentOfOneCore: cpuPercentOfOneCore(s.cpuSeconds, s.wallSeconds),
     zeroCopyShare: s.bytes > 0 ? s.zeroCopyBytes / s.bytes : Number.NaN,
+    cpuMicrosPerWrite: s.writes > 0 ? (s.cpuSeconds * 1e6) / s.writes : Number.NaN,
   };
 }
 
-function summarize(method: SinkMethod, runs: SinkRunFigures[], problem: { unavailable: boolean; reason: string } | null): SinkResult {
+function summarize(method: SinkMethod, batch: number, runs: SinkRunFigures[], problem: { unavailable: boolean; reason: string } | null): SinkResult {
   const mid = (pick: (r: SinkRunFigures) => number) => median(runs.map(pick));
   const backends = [...new Set(runs.map((r) => r.backend ?? '-'))];
   return {
     method,
+    batch,
     status: problem === null ? 'ok' : problem.unavailable ? 'unavailable' : 'failed',
     reason: problem?.reason ?? null,
     backend: runs.length === 0 ? null : backends.join('/'),
@@ -119,34 +136,43 @@ function summarize(method: SinkMethod, runs: SinkRunFigures[], problem: { unavai
     cpuSecondsPerGB: mid((r) => r.cpuSecondsPerGB),
     cpuPercentOfOneCore: mid((r) => r.cpuPercentOfOneCore),
     zeroCopyShare: mid((r) => r.zeroCopyShare),
+    cpuMicrosPerWrite: mid((r) => r.cpuMicrosPerWrite),
     cpuPerGBVsCopy: null,
     runs,
   };
 }
 
+/** The row's name: the method, with the batch size for the batched form. */
+export function sinkRowName(r: Pick<SinkResult, 'method' | 'batch'>): string {
+  return r.batch === 1 ? r.method : `${r.method} batch ${r.batch}`;
+}
+
 /**
- * Runs every method `repeat` times, interleaved (copy, msgzerocopy, uring, uring-pool, copy, …),
- * inside one sink rig. A method that is unavailable or fails is not run again. Throws when the rig
- * cannot be built: check sinkRigSkipReason() first.
+ * Runs every method `repeat` times, interleaved (copy, msgzerocopy, uring, uring-pool, copy, …;
+ * with batch > 1 each method's batched form follows its single form), inside one sink rig. A row
+ * that is unavailable or fails is not run again. Throws when the rig cannot be built: check
+ * sinkRigSkipReason() first.
  */
 export async function runSinkBench(options: SinkBenchOptions, onRunStart: (run: SinkRunStart) => void = () => {}): Promise<SinkBenchReport> {
+  const batches = (m: SinkMethod) => (options.batch > 1 && !SINK_METHOD_SETUP[m].floor ? [1, options.batch] : [1]);
+  const rows = SINK_METHODS.flatMap((method) => batches(method).map((batch) => ({ method, batch })));
   return withSinkRig(async (rig) => {
-    const runs = new Map<SinkMethod, SinkRunFigures[]>(SINK_METHODS.map((m) => [m, []]));
-    const problems = new Map<SinkMethod, { unavailable: boolean; reason: string }>();
-    const total = SINK_METHODS.length * options.repeat;
+    const runs = rows.map((): SinkRunFigures[] => []);
+    const problems = new Map<number, { unavailable: boolean; reason: string }>();
+    const total = rows.length * options.repeat;
     let index = 0;
     for (let run = 1; run <= options.repeat; run++) {
-      for (const method of SINK_METHODS) {
+      for (const [i, { method, batch }] of rows.entries()) {
         index++;
-        if (problems.has(method)) continue;
-        onRunStart({ index, total, method, run });
-        const outcome = await runSender(method, rig, options);
-        if (outcome.ok) runs.get(method)!.push(figuresOf(outcome.sample));
-        else problems.set(method, { unavailable: outcome.unavailable, reason: outcome.reason });
+        if (problems.has(i)) continue;
+        onRunStart({ index, total, method, batch, run });
+        const outcome = await runSender(method, batch, rig, options);
+        if (outcome.ok) runs[i]!.push(figuresOf(outcome.sample));
+        else problems.set(i, { unavailable: outcome.unavailable, reason: outcome.reason });
       }
     }
-    const results = SINK_METHODS.map((m) => summarize(m, problems.has(m) ? [] : runs.get(m)!, problems.get(m) ?? null));
-    const copy = results.find((r) => r.method === 'copy')!;
+    const results = rows.map(({ method, batch }, i) => summarize(method, batch, problems.has(i) ? [] : runs[i]!, problems.get(i) ?? null));
+    const copy = results[0]!;
     for (const r of results) {
       const ratio = r.cpuSecondsPerGB / copy.cpuSecondsPerGB;
       r.cpuPerGBVsCopy = r.status === 'ok' && copy.status === 'ok' && Number.isFinite(ratio) ? ratio : null;

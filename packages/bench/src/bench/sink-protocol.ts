@@ -7,7 +7,7 @@ export interface SinkSample {
   bytes: number;
   zeroCopyBytes: number;
   copiedBytes: number;
-  /** aioWrite calls that settled (one GSO super-datagram each). */
+  /** Buffers whose writes settled (one GSO super-datagram each; a batch counts its buffers). */
   writes: number;
   /** Send calls they took (WriteResult.segments summed). */
   segments: number;

@@ -2,8 +2,9 @@
 // backend once (AIOTX_BACKEND), so the parent starts one of these per method and run.
 //
 // Connects a udp4 socket to the sink rig, keeps `depth` aioWrite calls in flight for the duration
-// (each with its own buffer, reused only after its write settled), each one GSO super-datagram of
-// `size` bytes cut into `segment`-byte datagrams, and prints one JSON line on stdout: a
+// (each with its own buffers, reused only after its write settled), each one GSO super-datagram of
+// `size` bytes cut into `segment`-byte datagrams — or, with --batch N, each call the batched form
+// aioWrite(socket, [N buffers]), N such datagrams — and prints one JSON line on stdout: a
 // SinkSample, or { error: { code, message } } (exit code 1) when it could not send.
 import { randomFillSync } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -11,6 +12,7 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { aioWrite, createBufferPool, probe, type BackendName, type BufferPool, type ZeroCopyMode } from 'aiotx';
+import { sinkReferenceSend } from '../native/tcp-sink-ops.js';
 import { cpuSecondsBetween } from './cpu-accounting.js';
 import { reportFailure } from './child-run.js';
 import { POOL_NOT_WIRED, type SinkSample } from './sink-protocol.js';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     size: { type: 'string' },
     segment: { type: 'string' },
     depth: { type: 'string' },
+    batch: { type: 'string', default: '1' },
   },
   strict: true,
 });
@@ -42,18 +45,20 @@ function required(name: keyof typeof values): string {
 
 async function main(): Promise<void> {
   const method = required('method');
-  if (!['copy', 'msgzerocopy', 'uring', 'uring-pool'].includes(method)) throw new Error(`sink-sender: unknown method '${method}'`);
+  if (!['copy', 'msgzerocopy', 'uring', 'uring-pool', 'reference', 'reference-zc'].includes(method)) throw new Error(`sink-sender: unknown method '${method}'`);
   const address = required('address');
   const port = Number(required('port'));
   const durationSeconds = Number(required('duration'));
   const size = Number(required('size'));
   const segmentSize = Number(required('segment'));
   const depth = Number(required('depth'));
-  const zeroCopy: ZeroCopyMode = method === 'copy' ? 'off' : 'on';
+  const batch = Number(required('batch'));
+  const zeroCopy: ZeroCopyMode = method === 'copy' || method === 'reference' ? 'off' : 'on';
 
   // Senders of real data (files, objects) rarely send from cache-hot memory: cycle through a
   // working set larger than the caches, like scripts/sink-check.c does.
-  const count = depth * Math.max(1, Math.floor(Math.min(MAX_POOL_BUFFERS, WORKING_SET_BYTES / size) / depth));
+  const perRound = depth * batch;
+  const count = perRound * Math.max(1, Math.floor(Math.min(MAX_POOL_BUFFERS, WORKING_SET_BYTES / size) / perRound));
   let pool: BufferPool | null = null;
   let buffers: Buffer[];
   if (method === 'uring-pool') {
@@ -81,12 +86,16 @@ async function main(): Promise<void> {
     }
     socket.connect(port, address);
     await once(socket, 'connect');
+    if (method === 'reference' || method === 'reference-zc') {
+      process.stdout.write(`${JSON.stringify(floorSample(socket, buffers, size, segmentSize, durationSeconds, zeroCopy === 'on'))}\n`);
+      return;
+    }
 
     const options = { zeroCopy, segmentSize };
     // Warm-up, not counted: the first write sets up the transmitter (and the ring), and a backend
     // that cannot run rejects here.
     // allSettled: no buffer may still be in flight when the pool is closed below.
-    const warm = await Promise.allSettled(buffers.slice(0, depth).map((b) => aioWrite(socket, b, options)));
+    const warm = await Promise.allSettled(buffers.slice(0, perRound).map((b) => aioWrite(socket, b, options)));
     const rejected = warm.find((r) => r.status === 'rejected');
     if (rejected) throw rejected.reason;
 
@@ -94,17 +103,19 @@ async function main(): Promise<void> {
     const backends = new Set<BackendName>();
     let deadline = 0;
     let failure: unknown = null;
-    // `depth` lanes, each owning every depth-th buffer: a buffer goes out again only after its
-    // previous write settled.
+    // `depth` lanes, each owning every depth-th group of `batch` buffers: a buffer goes out again
+    // only after its previous write settled. The groups are made once: no array per call.
+    const groups = Array.from({ length: count / batch }, (_, g) => buffers.slice(g * batch, g * batch + batch));
+    const write = batch === 1 ? (g: number) => aioWrite(socket, groups[g]![0]!, options) : (g: number) => aioWrite(socket, groups[g]!, options);
     const lane = async (first: number): Promise<void> => {
-      for (let i = first; failure === null && performance.now() < deadline; i = (i + depth) % count) {
+      for (let g = first; failure === null && performance.now() < deadline; g = (g + depth) % groups.length) {
         try {
-          const r = await aioWrite(socket, buffers[i]!, options);
+          const r = await write(g);
           sample.bytes += r.bytes;
           sample.zeroCopyBytes += r.zeroCopyBytes;
           sample.copiedBytes += r.copiedBytes;
           sample.segments += r.segments;
-          sample.writes++;
+          sample.writes += batch;
           backends.add(r.backend);
         } catch (err) {
           failure ??= err;
@@ -127,6 +138,28 @@ async function main(): Promise<void> {
       pool.close();
     }
   }
+}
+
+/** The C floor: the same datagrams from the same buffers (laid end to end), sent by a C loop. */
+function floorSample(socket: dgram.Socket, buffers: Buffer[], size: number, segment: number, durationSeconds: number, zeroCopy: boolean): SinkSample {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('sink-sender: the dgram socket has no file descriptor');
+  const region = Buffer.concat(buffers);
+  const cpuBefore = process.cpuUsage();
+  const start = performance.now();
+  const r = sinkReferenceSend(fd, region, size, durationSeconds * 1000, zeroCopy, segment);
+  const wallSeconds = (performance.now() - start) / 1000;
+  const cpuSeconds = cpuSecondsBetween(cpuBefore, process.cpuUsage());
+  return {
+    bytes: r.bytes,
+    zeroCopyBytes: zeroCopy ? r.zeroCopySends * size : 0,
+    copiedBytes: zeroCopy ? r.copiedSends * size : r.bytes,
+    writes: r.sends,
+    segments: r.sends,
+    backend: zeroCopy ? 'C MSG_ZEROCOPY' : 'C send()',
+    wallSeconds,
+    cpuSeconds,
+  };
 }
 
 main().catch(reportFailure);

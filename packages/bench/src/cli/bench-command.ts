@@ -5,7 +5,7 @@ import { CALIBRATE_ZERO_COPY, runCalibration, type CalibrateOptions, type Calibr
 import { writeHtmlReport, writeTcpSinkHtmlReport } from '../bench/report-html.js';
 import { REPORT_TABLES } from '../bench/report-tables.js';
 import { runBench, type BenchOptions, type BenchReport, type CellStart } from '../bench/run-bench.js';
-import { SINK_NOTE, runSinkBench, type SinkBenchOptions, type SinkBenchReport, type SinkRunStart } from '../bench/sink-bench.js';
+import { SINK_NOTE, runSinkBench, sinkRowName, type SinkBenchOptions, type SinkBenchReport, type SinkRunStart } from '../bench/sink-bench.js';
 import { sinkRigSkipReason } from '../bench/sink-rig.js';
 import { formatSize } from '../bench/sizes.js';
 import { TCP_SINK_NOTE, runTcpSinkBench, type TcpSinkBenchOptions, type TcpSinkBenchReport, type TcpSinkCellStart } from '../bench/tcp-sink-bench.js';
@@ -100,6 +100,7 @@ function sinkHeader(options: SinkBenchOptions, report: SinkBenchReport): string[
   const lines = [
     SINK_NOTE,
     `${options.durationSeconds} s per run, ${options.depth} writes in flight, each one ${options.datagramSize}-byte GSO datagram ` +
+      (options.batch > 1 ? `(a batch: ${options.batch} of them in one aioWrite call) ` : '') +
       `in ${options.segmentSize}-byte segments, ${runs}; via ${rig.interface} to ${rig.sinkAddress}:${rig.port}; ` +
       `${cpus().length} CPUs, kernel ${release()}`,
     'Each sender cycles through 64 MiB of buffers (data not in cache, like a file or object server sends).',
@@ -112,19 +113,20 @@ function sinkHeader(options: SinkBenchOptions, report: SinkBenchReport): string[
 function describeSinkResults(options: SinkBenchOptions, report: SinkBenchReport): string {
   const rows = report.results.map((r) =>
     r.status !== 'ok'
-      ? [r.method, { colSpan: 6, content: `${r.status}: ${r.reason}` }]
+      ? [sinkRowName(r), { colSpan: 7, content: `${r.status}: ${r.reason}` }]
       : [
-          r.method,
+          sinkRowName(r),
           r.backend ?? '-',
           fixed(r.gbitPerSecond, 2),
           fixed(r.cpuSecondsPerGB, 3),
+          fixed(r.cpuMicrosPerWrite, 2),
           `${fixed(r.cpuPercentOfOneCore, 0)}%`,
           exactPercent(r.zeroCopyShare),
           r.cpuPerGBVsCopy === null ? 'n/a' : fixed(r.cpuPerGBVsCopy, 2),
         ],
   );
-  const head = ['method', 'backend', 'Gbit/s', 'CPU s/GB', 'CPU % of 1 core', 'zero-copy', 'CPU/GB vs copy'];
-  const table = boxedTable(head, rows, ['left', 'left', 'right', 'right', 'right', 'right', 'right']);
+  const head = ['method', 'backend', 'Gbit/s', 'CPU s/GB', 'CPU µs/write', 'CPU % of 1 core', 'zero-copy', 'CPU/GB vs copy'];
+  const table = boxedTable(head, rows, ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right']);
   return [...sinkHeader(options, report), '', table, ''].join('\n');
 }
 
@@ -140,7 +142,7 @@ export async function runSinkBenchCommand(options: SinkBenchOptions & { json: bo
   let report: SinkBenchReport;
   try {
     report = await runSinkBench(benchOptions, (run: SinkRunStart) =>
-      progress.step(run.index, run.total, `${run.method}${benchOptions.repeat > 1 ? ` run ${run.run}/${benchOptions.repeat}` : ''}`),
+      progress.step(run.index, run.total, `${sinkRowName(run)}${benchOptions.repeat > 1 ? ` run ${run.run}/${benchOptions.repeat}` : ''}`),
     );
   } finally {
     progress.stop();

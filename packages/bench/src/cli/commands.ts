@@ -35,7 +35,7 @@ const DEFAULT_SERVE_PORT = 7744;
 const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duration SECS] [--depth N] [--streams N]
                    [--repeat N] [--nodelay] [--host HOST:PORT [--peer aiotx|iperf3]] [--verify] [--netperf PATH]
                    [--report DIR] [--json]
-       aiotx bench --sink [udp] [--duration SECS] [--depth N] [--repeat N]
+       aiotx bench --sink [udp] [--duration SECS] [--depth N] [--repeat N] [--batch N]
                    [--datagram-size SIZE] [--segment-size N] [--json]
        aiotx bench --sink tcp [--method LIST] [--sizes LIST] [--duration SECS] [--depth N]
                    [--repeat N] [--nodelay] [--hot | --working-set SIZE] [--report DIR] [--json]
@@ -70,7 +70,9 @@ A method this machine cannot run shows why instead of numbers (a tool not instal
 
 With --sink (root; elsewhere it says why it skipped and exits 0): UDP GSO datagrams into a veth
 whose peer is down, so the kernel drops them after the send path and zero-copy is real: copy,
-msgzerocopy, uring and uring-pool compared by CPU per GB. Plain --sink is --sink udp.
+msgzerocopy, uring and uring-pool compared by CPU per GB and CPU µs per write, each write one
+aioWrite call as a user's loop makes it; with --batch N also in the batched form (N buffers per
+aioWrite call, one datagram each). Plain --sink is --sink udp.
 
 With --sink tcp (root; elsewhere it says why it skipped and exits 0): every method above, plus
 reference-zc (the C loop with MSG_ZEROCOPY, the zero-copy floor), over a TCP connection made with
@@ -106,6 +108,7 @@ Options:
   --hot                 --sink tcp: one buffer per send in flight, cache-hot
   --working-set SIZE    --sink tcp: memory each sender rotates through (default 256M: cold)
   --calibrate           --sink tcp: find the zero-copy threshold (see above)
+  --batch N             --sink: also run every method with N buffers per aioWrite call (default 1: off)
   --datagram-size SIZE  --sink: bytes per write, one GSO datagram (default 65000, at most 65507)
   --segment-size N      --sink: UDP_SEGMENT, bytes per datagram (default 1472: fits the rig's MTU)
   -h, --help            show this help
@@ -174,6 +177,7 @@ export const commands: Record<string, Command> = {
       calibrate: { type: 'boolean' },
       'datagram-size': { type: 'string' },
       'segment-size': { type: 'string' },
+      batch: { type: 'string' },
       json: { type: 'boolean' },
     },
     async run(values) {
@@ -181,7 +185,7 @@ export const commands: Record<string, Command> = {
       if (values.calibrate !== undefined) throw new UsageError('--calibrate applies to --sink tcp only', 'bench');
       if (values.sink === 'udp') return runSink(values);
       if (values.sink !== undefined) throw new UsageError(`--sink takes udp or tcp, got '${String(values.sink)}'`, 'bench');
-      for (const flag of ['datagram-size', 'segment-size']) {
+      for (const flag of ['datagram-size', 'segment-size', 'batch']) {
         if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --sink only`, 'bench');
       }
       const peer = String(values.peer ?? 'aiotx');
@@ -277,6 +281,7 @@ async function runSink(values: Values): Promise<void> {
     repeat: positiveInteger(String(values.repeat ?? '3'), '--repeat', 1000),
     datagramSize,
     segmentSize: positiveInteger(String(values['segment-size'] ?? '1472'), '--segment-size', MAX_UDP_PAYLOAD),
+    batch: positiveInteger(String(values.batch ?? '1'), '--batch', 1024),
     json: values.json === true,
   };
   const { runSinkBenchCommand } = await import('./bench-command.js');
@@ -284,7 +289,7 @@ async function runSink(values: Values): Promise<void> {
 }
 
 async function runTcpSink(values: Values): Promise<void> {
-  for (const flag of ['streams', 'host', 'verify', 'datagram-size', 'segment-size', 'netperf', 'peer']) {
+  for (const flag of ['streams', 'host', 'verify', 'datagram-size', 'segment-size', 'batch', 'netperf', 'peer']) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --sink tcp`, 'bench');
   }
   if (values.hot === true && values['working-set'] !== undefined) throw new UsageError('--hot and --working-set exclude each other', 'bench');
@@ -305,7 +310,7 @@ async function runTcpSink(values: Values): Promise<void> {
 }
 
 async function runCalibrate(values: Values): Promise<void> {
-  for (const flag of ['method', 'hot', 'streams', 'host', 'verify', 'report', 'datagram-size', 'segment-size', 'netperf', 'peer']) {
+  for (const flag of ['method', 'hot', 'streams', 'host', 'verify', 'report', 'datagram-size', 'segment-size', 'batch', 'netperf', 'peer']) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --calibrate (it runs aio-copy and both zero-copy backends, cold and hot)`, 'bench');
   }
   const { CALIBRATE_SIZES } = await import('../bench/calibrate.js');

@@ -19,7 +19,7 @@ export interface BenchAddon {
   tcpAckerCounters(handle: number): AckerCounters | number;
   tcpAckerStop(handle: number): AckerCounters | number;
   /** [bytes, sends, zeroCopySends, copiedSends, enobufs] or -errno. */
-  sinkReferenceSend(fd: number, data: ArrayBufferView | ArrayBuffer, size: number, durationMs: number, zeroCopy: boolean): Float64Array | number;
+  sinkReferenceSend(fd: number, data: ArrayBufferView | ArrayBuffer, size: number, durationMs: number, zeroCopy: boolean, segment: number): Float64Array | number;
 }
 
 export interface TcpInfo {

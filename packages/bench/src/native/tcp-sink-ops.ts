@@ -83,10 +83,11 @@ export interface ReferenceLoopResult {
 /**
  * Sends `size`-byte slices of `data` in turn for `durationMs`, in C, blocking this thread (the
  * floor the JavaScript layers are compared with); with `zeroCopy`, MSG_ZEROCOPY, counting how the
- * kernel completed each send.
+ * kernel completed each send. On a TCP socket `segment` is 0; on a connected UDP socket it is the
+ * UDP_SEGMENT size, each send one GSO datagram (the UDP sink rig's floor).
  */
-export function sinkReferenceSend(fd: number, data: Buffer, size: number, durationMs: number, zeroCopy: boolean): ReferenceLoopResult {
-  const r = addon.sinkReferenceSend(fd, data, size, Math.round(durationMs), zeroCopy);
+export function sinkReferenceSend(fd: number, data: Buffer, size: number, durationMs: number, zeroCopy: boolean, segment = 0): ReferenceLoopResult {
+  const r = addon.sinkReferenceSend(fd, data, size, Math.round(durationMs), zeroCopy, segment);
   if (typeof r === 'number') throw errnoError(r, 'send', 'sinkReferenceSend');
   const [bytes, sends, zeroCopySends, copiedSends, enobufs] = Array.from(r) as [number, number, number, number, number];
   return { bytes, sends, zeroCopySends, copiedSends, enobufs };
