@@ -40,7 +40,7 @@ function aiotx(...args: string[]) {
 
 test('bench arguments: methods, sizes, host and flags that do not combine', () => {
   assert.deepEqual(parseMethodList('reference,write'), ['write', 'reference'], 'table order');
-  assert.deepEqual(parseMethodList('aio-zc'), ['aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy']);
+  assert.deepEqual(parseMethodList('aio-zc'), ['aio-zc-uring', 'aio-zc-pool', 'aio-zc-pool-batch', 'aio-zc-msgzerocopy']);
   assert.throws(() => parseMethodList('writ'), /unknown method 'writ'/);
   assert.throws(() => parseMethodList(' , '), /no methods/);
   const cases: [string[], RegExp][] = [
@@ -307,15 +307,15 @@ test('the native reference loop sends its buffer cyclically and refuses bad inpu
   assert.throws(() => addon.discardStart(-1, () => {}), RangeError);
 });
 
-test('bench end to end: every method runs, every stream verified by sha256; report re-renders it', () => {
+test('bench end to end: every method runs (batched rows too), every stream verified by sha256; report re-renders it', () => {
   const json = join(scratch, 'run.json');
-  const r = aiotx('bench', '--sizes', '48K', '--duration', '0.3', '--repeat', '1', '--streams', '2', '--verify', '--json');
+  const r = aiotx('bench', '--sizes', '48K', '--duration', '0.3', '--repeat', '1', '--streams', '2', '--batch', '3', '--verify', '--json');
   assert.equal(r.status, 0, r.stderr);
   writeFileSync(json, r.stdout);
   const report = JSON.parse(r.stdout) as { note: string; results: CellResult[] };
   assert.match(report.note, /^loopback/);
   assert.deepEqual(report.results.map((c) => c.method), [
-    'write', 'aio-copy', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy', 'sendfile', 'reference',
+    'write', 'aio-copy', 'aio-copy-batch', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-pool-batch', 'aio-zc-msgzerocopy', 'sendfile', 'reference',
     'iperf3', 'iperf3-sendfile', 'netperf', 'netperf-sendfile',
   ]);
   for (const c of report.results) {
@@ -339,15 +339,18 @@ test('bench end to end: every method runs, every stream verified by sha256; repo
     assert.equal(c.status, 'ok', `${c.method}: ${c.reason}`);
     assert.equal(c.size, 48 * 1024);
     assert.ok(c.bytes > 0, `${c.method} sent bytes`);
+    assert.ok(c.cpuMicrosPerWrite > 0, `${c.method}: CPU per write`);
     assert.ok(c.gbitVsReference !== null, `${c.method} has a ratio to reference`);
   }
   assert.equal(report.results[0]!.copiedShare, null, 'net.Socket.write cannot tell what was copied');
   assert.equal(report.results.find((c) => c.method === 'aio-copy')!.copiedShare, 1, 'loopback copies');
+  assert.equal(report.results.find((c) => c.method === 'aio-copy-batch')!.copiedShare, 1, 'loopback copies batches too');
 
   const dir = join(scratch, 'html');
   const re = aiotx('report', json, '--report', dir);
   assert.equal(re.status, 0, re.stderr);
   assert.match(re.stdout, /Throughput, Gbit\/s/);
+  assert.match(re.stdout, /Sender CPU per write, µs/);
   assert.match(re.stdout, /reference/);
   for (const f of ['index.html', 'cpu.svg', 'throughput.svg', 'results.json']) assert.ok(existsSync(join(dir, f)), f);
   const page = readFileSync(join(dir, 'index.html'), 'utf8');

@@ -2,7 +2,7 @@
 // Shared by the parent (run-bench.ts) and the sender child (stream-sender.ts); no heavy imports.
 
 export const METHODS = [
-  'write', 'aio-copy', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-msgzerocopy', 'sendfile', 'reference',
+  'write', 'aio-copy', 'aio-copy-batch', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-pool-batch', 'aio-zc-msgzerocopy', 'sendfile', 'reference',
   'iperf3', 'iperf3-sendfile', 'netperf', 'netperf-sendfile',
 ] as const;
 export type Method = (typeof METHODS)[number];
@@ -23,8 +23,10 @@ export interface MethodSetup {
 export const METHOD_SETUP: Record<Method, MethodSetup> = {
   write: { backendEnv: undefined, needs: null, describe: "net.Socket.write, waiting for each write's callback (what a Node user has today)", external: null },
   'aio-copy': { backendEnv: undefined, needs: null, describe: "aioWrite with { zeroCopy: 'off' }", external: null },
+  'aio-copy-batch': { backendEnv: undefined, needs: null, describe: "the batched form: aioWrite(socket, [--batch buffers]) with { zeroCopy: 'off' }", external: null },
   'aio-zc-uring': { backendEnv: 'uring', needs: 'uring', describe: "aioWrite with { zeroCopy: 'on' }, io_uring SEND_ZC", external: null },
   'aio-zc-pool': { backendEnv: 'uring', needs: 'uring', describe: 'as aio-zc-uring, from createBufferPool buffers (registered, FIXED_BUF)', external: null },
+  'aio-zc-pool-batch': { backendEnv: 'uring', needs: 'uring', describe: 'the batched form of aio-zc-pool: aioWrite(socket, [--batch pool buffers])', external: null },
   'aio-zc-msgzerocopy': { backendEnv: 'msgzerocopy', needs: 'msgzerocopy', describe: "aioWrite with { zeroCopy: 'on' }, MSG_ZEROCOPY", external: null },
   sendfile: { backendEnv: undefined, needs: null, describe: 'sendFile from a file in the page cache (sendfile(2))', external: null },
   reference: { backendEnv: undefined, needs: null, describe: 'a C loop of non-blocking send(2) until EAGAIN, then poll(): the floor, no JavaScript per write', external: null },
@@ -45,7 +47,7 @@ export function parseMethodList(text: string): Method[] {
       : name === 'external' ? METHODS.filter((m) => METHOD_SETUP[m].external !== null)
       : METHODS.filter((m) => m === name);
     if (matches.length === 0) {
-      throw new RangeError(`unknown method '${name}' (one of ${METHODS.join(', ')}; aio-zc for all three aio-zc-*, external for iperf3 and netperf)`);
+      throw new RangeError(`unknown method '${name}' (one of ${METHODS.join(', ')}; aio-zc for every aio-zc-*, external for iperf3 and netperf)`);
     }
     for (const m of matches) wanted.add(m);
   }
@@ -60,6 +62,8 @@ export interface SenderJob {
   port: number;
   size: number;
   depth: number;
+  /** Buffers per aioWrite call for the -batch methods (each `size` bytes); 1 for the others. */
+  batch: number;
   streams: number;
   durationSeconds: number;
   noDelay: boolean;
@@ -79,6 +83,11 @@ export interface SentStream {
   local: string;
   bytes: number;
   sha256: string | null;
+}
+
+/** Buffers per call of a method: --batch for the batched form, else 1. */
+export function batchOf(method: Method, batch: number): number {
+  return method.endsWith('-batch') ? batch : 1;
 }
 
 /** A sender's one result line; wall and CPU time cover the send loop only. */

@@ -18,6 +18,7 @@ export const REPORT_TABLES: ReportTable[] = [
     title: 'Service demand, µs CPU per KB (× reference, × write)',
     cell: (r) => `${num(r.serviceDemand, 3)} (${times(r.cpuPerGBVsReference)}, ${times(r.cpuPerGBVsWrite)})`,
   },
+  { title: 'Sender CPU per write, µs (one buffer of the column\'s size; a batch counts its buffers)', cell: (r) => num(r.cpuMicrosPerWrite, 2) },
   { title: 'Whole machine CPU, % of one core (softirq part)', cell: (r) => `${pct(r.systemPercent)} (${pct(r.softirqPercent)})` },
   { title: "Receiver CPU, % of one core (aiotx serve, or iperf3's own figure for iperf3 rows and --peer iperf3)", cell: (r) => pct(r.receiverPercent) },
   { title: 'Bytes the kernel copied (COPIED notifications)', cell: (r) => (r.copiedShare === null ? '-' : pct(r.copiedShare * 100)) },

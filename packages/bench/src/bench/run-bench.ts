@@ -8,7 +8,7 @@ import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { probe } from 'aiotx';
-import { METHOD_SETUP, type Method, type SenderJob, type SenderSample } from './bench-methods.js';
+import { METHOD_SETUP, batchOf, type Method, type SenderJob, type SenderSample } from './bench-methods.js';
 import { runChild } from './child-run.js';
 import {
   copiedShare,
@@ -29,6 +29,8 @@ export interface BenchOptions {
   durationSeconds: number;
   /** Sends in flight per stream, each with its own buffer. */
   depth: number;
+  /** Buffers per aioWrite call in the -batch methods' rows. */
+  batch: number;
   /** Parallel connections. */
   streams: number;
   repeat: number;
@@ -54,6 +56,8 @@ export interface RunFigures {
   cpuSecondsPerGB: number;
   /** µs of sender CPU per KB. */
   serviceDemand: number;
+  /** µs of sender CPU per buffer of the cell's size written (a batch counts its buffers). */
+  cpuMicrosPerWrite: number;
   /** The whole sending machine, % of one CPU, and its softirq part. */
   systemPercent: number;
   softirqPercent: number;
@@ -110,7 +114,7 @@ export const IPERF3_NOTE =
 
 const SENDER_SCRIPT = fileURLToPath(new URL('./stream-sender.js', import.meta.url));
 
-function figuresOf(s: SenderSample, receiverCpuSeconds: number): RunFigures {
+function figuresOf(s: SenderSample, receiverCpuSeconds: number, size: number): RunFigures {
   return {
     bytes: s.bytes,
     wallSeconds: s.wallSeconds,
@@ -119,6 +123,7 @@ function figuresOf(s: SenderSample, receiverCpuSeconds: number): RunFigures {
     cpuPercent: cpuPercentOfOneCore(s.cpuSeconds, s.wallSeconds),
     cpuSecondsPerGB: cpuSecondsPerGB(s.cpuSeconds, s.bytes),
     serviceDemand: serviceDemand(s.cpuSeconds, s.bytes),
+    cpuMicrosPerWrite: microsPerWrite(s.cpuSeconds, s.bytes, size),
     systemPercent: s.systemPercent,
     softirqPercent: s.softirqPercent,
     receiverPercent: cpuPercentOfOneCore(receiverCpuSeconds, s.wallSeconds),
@@ -126,11 +131,16 @@ function figuresOf(s: SenderSample, receiverCpuSeconds: number): RunFigures {
   };
 }
 
+/** µs of CPU per `size`-byte buffer written: the per-write cost a user's loop pays. */
+function microsPerWrite(cpuSeconds: number, bytes: number, size: number): number {
+  return bytes > 0 ? (cpuSeconds * 1e6 * size) / bytes : NaN;
+}
+
 function emptyCell(method: Method, size: number): CellResult {
   return {
     method, size, external: METHOD_SETUP[method].external !== null, status: 'ok', reason: null, backend: null,
     bytes: NaN, wallSeconds: NaN, cpuSeconds: NaN, gbitPerSecond: NaN, cpuPercent: NaN, cpuSecondsPerGB: NaN,
-    serviceDemand: NaN, systemPercent: NaN, softirqPercent: NaN, receiverPercent: NaN, copiedShare: null,
+    serviceDemand: NaN, cpuMicrosPerWrite: NaN, systemPercent: NaN, softirqPercent: NaN, receiverPercent: NaN, copiedShare: null,
     gbitVsReference: null, cpuPerGBVsReference: null, gbitVsWrite: null, cpuPerGBVsWrite: null, runs: [],
   };
 }
@@ -140,7 +150,7 @@ function summarize(cell: CellResult, backends: string[]): CellResult {
   const runs = cell.runs;
   if (runs.length === 0) return cell;
   const mid = (pick: (r: RunFigures) => number) => median(runs.map(pick));
-  const keys = ['bytes', 'wallSeconds', 'cpuSeconds', 'gbitPerSecond', 'cpuPercent', 'cpuSecondsPerGB', 'serviceDemand', 'systemPercent', 'softirqPercent', 'receiverPercent'] as const;
+  const keys = ['bytes', 'wallSeconds', 'cpuSeconds', 'gbitPerSecond', 'cpuPercent', 'cpuSecondsPerGB', 'serviceDemand', 'cpuMicrosPerWrite', 'systemPercent', 'softirqPercent', 'receiverPercent'] as const;
   for (const k of keys) cell[k] = mid((r) => r[k]);
   cell.copiedShare = runs[0]!.copiedShare === null ? null : mid((r) => r.copiedShare!);
   const distinct = [...new Set(backends)];
@@ -162,7 +172,7 @@ export function addRatios(results: CellResult[]): void {
   }
 }
 
-function externalFigures(s: ExternalSample): RunFigures {
+function externalFigures(s: ExternalSample, size: number): RunFigures {
   return {
     bytes: s.bytes,
     wallSeconds: s.wallSeconds,
@@ -171,6 +181,7 @@ function externalFigures(s: ExternalSample): RunFigures {
     cpuPercent: cpuPercentOfOneCore(s.cpuSeconds, s.wallSeconds),
     cpuSecondsPerGB: cpuSecondsPerGB(s.cpuSeconds, s.bytes),
     serviceDemand: serviceDemand(s.cpuSeconds, s.bytes),
+    cpuMicrosPerWrite: microsPerWrite(s.cpuSeconds, s.bytes, size),
     systemPercent: s.systemPercent,
     softirqPercent: s.softirqPercent,
     receiverPercent: s.receiverCpuSeconds === null ? NaN : cpuPercentOfOneCore(s.receiverCpuSeconds, s.wallSeconds),
@@ -225,7 +236,7 @@ export async function runBench(options: BenchOptions, onCellStart: (cell: CellSt
             if (external !== null) {
               try {
                 const job = { tool: external, sendfile: method.endsWith('-sendfile'), size, durationSeconds: options.durationSeconds, sendfileSource };
-                cell.runs.push(externalFigures(await runExternal(tools, job)));
+                cell.runs.push(externalFigures(await runExternal(tools, job), size));
               } catch (err) {
                 Object.assign(cell, { status: 'failed', reason: (err as Error).message });
               }
@@ -233,7 +244,7 @@ export async function runBench(options: BenchOptions, onCellStart: (cell: CellSt
             }
             const peerRun = await peer.begin({ size, streams: options.streams, durationSeconds: options.durationSeconds });
             const job: SenderJob = {
-              method, host: peer.host, port: peer.dataPort, size, depth: options.depth, streams: options.streams,
+              method, host: peer.host, port: peer.dataPort, size, depth: options.depth, batch: batchOf(method, options.batch), streams: options.streams,
               durationSeconds: options.durationSeconds, noDelay: options.noDelay, verify: options.verify,
               preamble: peerRun.preamble, awaitClose: peerRun.awaitClose,
             };
@@ -249,7 +260,7 @@ export async function runBench(options: BenchOptions, onCellStart: (cell: CellSt
             } catch (err) {
               throw new Error(`${method} ${size} bytes, run ${run}: ${(err as Error).message}`);
             }
-            cell.runs.push(figuresOf(outcome.sample, receiverCpuSeconds));
+            cell.runs.push(figuresOf(outcome.sample, receiverCpuSeconds, size));
             if (outcome.sample.backend) backends.get(method)!.push(outcome.sample.backend);
           }
         }

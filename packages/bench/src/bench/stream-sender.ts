@@ -66,7 +66,7 @@ async function connectStreams(job: SenderJob): Promise<Stream[]> {
 
 /** Lanes of buffers: from a wired pool for aio-zc-pool, else plain random memory. */
 function laneBuffers(job: SenderJob, count: number): { buffers: Buffer[]; pool: BufferPool | null } {
-  if (job.method !== 'aio-zc-pool') {
+  if (job.method !== 'aio-zc-pool' && job.method !== 'aio-zc-pool-batch') {
     // allocUnsafeSlow: each buffer its own memory, not a slice of Node's shared pool.
     return { buffers: Array.from({ length: count }, () => randomFillSync(Buffer.allocUnsafeSlow(job.size))), pool: null };
   }
@@ -77,7 +77,8 @@ function laneBuffers(job: SenderJob, count: number): { buffers: Buffer[]; pool: 
   return { buffers: Array.from({ length: count }, () => randomFillSync(pool.acquire()!)), pool };
 }
 
-function sendOneFor(job: SenderJob, buffers: Buffer[], file: FileHandle | null): SendOne {
+function sendOneFor(job: SenderJob, groups: Buffer[][], file: FileHandle | null): SendOne {
+  const buffers = groups.map((g) => g[0]!);
   switch (job.method) {
     case 'write':
       return (s, i) =>
@@ -90,24 +91,32 @@ function sendOneFor(job: SenderJob, buffers: Buffer[], file: FileHandle | null):
         const r = await sendFile(s.socket, file!, { offset: i * job.size, length: job.size });
         return { bytes: r.bytes, copiedBytes: r.copiedBytes, backend: r.backend };
       };
-    default: {
-      const zeroCopy = job.method === 'aio-copy' ? 'off' : 'on';
+    case 'aio-copy-batch':
+    case 'aio-zc-pool-batch': {
+      const options = { zeroCopy: job.method === 'aio-copy-batch' ? 'off' : 'on' } as const;
       return async (s, i) => {
-        const r = await aioWrite(s.socket, buffers[i]!, { zeroCopy });
+        const r = await aioWrite(s.socket, groups[i]!, options);
+        return { bytes: r.bytes, copiedBytes: r.copiedBytes, backend: r.backend };
+      };
+    }
+    default: {
+      const options = { zeroCopy: job.method === 'aio-copy' ? 'off' : 'on' } as const;
+      return async (s, i) => {
+        const r = await aioWrite(s.socket, buffers[i]!, options);
         return { bytes: r.bytes, copiedBytes: r.copiedBytes, backend: r.backend };
       };
     }
   }
 }
 
-async function sendLanes(job: SenderJob, streams: Stream[], buffers: Buffer[], sendOne: SendOne, deadline: number): Promise<Sent> {
+async function sendLanes(job: SenderJob, streams: Stream[], groups: Buffer[][], sendOne: SendOne, deadline: number): Promise<Sent> {
   const total: Sent = { bytes: 0, copiedBytes: job.method === 'write' ? null : 0, backend: null };
   const backends = new Set<string>();
   let failure: unknown = null;
   const lane = async (s: Stream, i: number) => {
     while (failure === null && performance.now() < deadline) {
-      // Hashed before the call: calls reach the wire in call order.
-      s.hash?.update(buffers[i]!);
+      // Hashed before the call: calls (and a batch's buffers) reach the wire in order.
+      if (s.hash) for (const b of groups[i]!) s.hash.update(b);
       try {
         const r = await sendOne(s, i);
         s.bytes += r.bytes;
@@ -119,7 +128,8 @@ async function sendLanes(job: SenderJob, streams: Stream[], buffers: Buffer[], s
       }
     }
   };
-  // Lane k of stream j sends buffer j × depth + k: no buffer is in two sends at once.
+  // Lane k of stream j sends group j × depth + k (one buffer, or a batch's): no buffer is in two
+  // sends at once.
   await Promise.all(streams.flatMap((s, j) => Array.from({ length: job.depth }, (_, k) => lane(s, j * job.depth + k))));
   if (failure !== null) throw failure;
   total.backend = backends.size > 0 ? [...backends].join('/') : null;
@@ -153,7 +163,9 @@ async function endStreams(streams: Stream[], awaitClose: boolean): Promise<void>
 
 async function main(): Promise<void> {
   const job = readJob();
-  const { buffers, pool } = laneBuffers(job, job.method === 'reference' ? 1 : job.depth * job.streams);
+  const lanes = job.method === 'reference' ? 1 : job.depth * job.streams;
+  const { buffers, pool } = laneBuffers(job, lanes * job.batch);
+  const groups = Array.from({ length: lanes }, (_, i) => buffers.slice(i * job.batch, (i + 1) * job.batch));
   let dir: string | null = null;
   let file: FileHandle | null = null;
   const streams = await connectStreams(job);
@@ -171,7 +183,7 @@ async function main(): Promise<void> {
     const sent =
       job.method === 'reference'
         ? sendReference(job, streams, buffers[0]!)
-        : await sendLanes(job, streams, buffers, sendOneFor(job, buffers, file), start + job.durationSeconds * 1000);
+        : await sendLanes(job, streams, groups, sendOneFor(job, groups, file), start + job.durationSeconds * 1000);
     const wallSeconds = (performance.now() - start) / 1000;
     const cpuSeconds = cpuSecondsBetween(cpuBefore, process.cpuUsage());
     const system = systemCpuPercent(systemBefore, systemTimes(), cpus().length);

@@ -33,7 +33,7 @@ export interface Command {
 const DEFAULT_SERVE_PORT = 7744;
 
 const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duration SECS] [--depth N] [--streams N]
-                   [--repeat N] [--nodelay] [--host HOST:PORT [--peer aiotx|iperf3]] [--verify] [--netperf PATH]
+                   [--repeat N] [--batch N] [--nodelay] [--host HOST:PORT [--peer aiotx|iperf3]] [--verify] [--netperf PATH]
                    [--report DIR] [--json]
        aiotx bench --sink [udp] [--duration SECS] [--depth N] [--repeat N] [--batch N]
                    [--datagram-size SIZE] [--segment-size N] [--json]
@@ -52,11 +52,13 @@ Without --host, an 'aiotx serve' is started on loopback. Loopback delivery copie
 those figures are path overhead, not zero-copy gains: use --host against 'aiotx serve' on another
 machine for a NIC, or --sink to see zero-copy remove CPU locally.
 
-Methods (--method, comma-separated; aio-zc means all three aio-zc-*):
+Methods (--method, comma-separated; aio-zc means all four aio-zc-*):
   write               net.Socket.write, waiting for each write's callback
   aio-copy            aioWrite with { zeroCopy: 'off' }
+  aio-copy-batch      the batched form: aioWrite(socket, [--batch buffers]), { zeroCopy: 'off' }
   aio-zc-uring        aioWrite with { zeroCopy: 'on' } on io_uring SEND_ZC
   aio-zc-pool         as aio-zc-uring, from createBufferPool buffers (registered with the ring)
+  aio-zc-pool-batch   the batched form of aio-zc-pool
   aio-zc-msgzerocopy  aioWrite with { zeroCopy: 'on' } on MSG_ZEROCOPY
   sendfile            sendFile from a file in the page cache
   reference           a C loop of non-blocking send(2) until EAGAIN, then poll(): the floor,
@@ -71,8 +73,9 @@ A method this machine cannot run shows why instead of numbers (a tool not instal
 With --sink (root; elsewhere it says why it skipped and exits 0): UDP GSO datagrams into a veth
 whose peer is down, so the kernel drops them after the send path and zero-copy is real: copy,
 msgzerocopy, uring and uring-pool compared by CPU per GB and CPU µs per write, each write one
-aioWrite call as a user's loop makes it; with --batch N also in the batched form (N buffers per
-aioWrite call, one datagram each). Plain --sink is --sink udp.
+aioWrite call as a user's loop makes it, and in the batched form (--batch N buffers per aioWrite
+call, one datagram each; --batch 1 leaves it out), beside the C floor: reference (a send(2) loop
+of the same datagrams) and reference-zc (the same with MSG_ZEROCOPY). Plain --sink is --sink udp.
 
 With --sink tcp (root; elsewhere it says why it skipped and exits 0): every method above, plus
 reference-zc (the C loop with MSG_ZEROCOPY, the zero-copy floor), over a TCP connection made with
@@ -108,7 +111,8 @@ Options:
   --hot                 --sink tcp: one buffer per send in flight, cache-hot
   --working-set SIZE    --sink tcp: memory each sender rotates through (default 256M: cold)
   --calibrate           --sink tcp: find the zero-copy threshold (see above)
-  --batch N             --sink: also run every method with N buffers per aioWrite call (default 1: off)
+  --batch N             buffers per aioWrite call in the batched rows (aio-copy-batch, aio-zc-pool-batch;
+                        with --sink, each backend's batch row) (default 8)
   --datagram-size SIZE  --sink: bytes per write, one GSO datagram (default 65000, at most 65507)
   --segment-size N      --sink: UDP_SEGMENT, bytes per datagram (default 1472: fits the rig's MTU)
   -h, --help            show this help
@@ -185,7 +189,7 @@ export const commands: Record<string, Command> = {
       if (values.calibrate !== undefined) throw new UsageError('--calibrate applies to --sink tcp only', 'bench');
       if (values.sink === 'udp') return runSink(values);
       if (values.sink !== undefined) throw new UsageError(`--sink takes udp or tcp, got '${String(values.sink)}'`, 'bench');
-      for (const flag of ['datagram-size', 'segment-size', 'batch']) {
+      for (const flag of ['datagram-size', 'segment-size']) {
         if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --sink only`, 'bench');
       }
       const peer = String(values.peer ?? 'aiotx');
@@ -198,9 +202,10 @@ export const commands: Record<string, Command> = {
       const { parseMethodList } = await import('../bench/bench-methods.js');
       const options = {
         sizes: parsed(() => parseSizeList(String(values.sizes ?? '32K,256K,512K,1M')), '--sizes'),
-        methods: parsed(() => parseMethodList(String(values.method ?? 'write,aio-copy,aio-zc,sendfile,reference,external')), '--method'),
+        methods: parsed(() => parseMethodList(String(values.method ?? 'write,aio-copy,aio-copy-batch,aio-zc,sendfile,reference,external')), '--method'),
         durationSeconds: positiveNumber(String(values.duration ?? '1'), '--duration'),
         depth: positiveInteger(String(values.depth ?? '4'), '--depth', 1024),
+        batch: positiveInteger(String(values.batch ?? '8'), '--batch', 1024),
         streams: positiveInteger(String(values.streams ?? '1'), '--streams', 64),
         repeat: positiveInteger(String(values.repeat ?? '3'), '--repeat', 1000),
         noDelay: values.nodelay === true,
@@ -281,7 +286,7 @@ async function runSink(values: Values): Promise<void> {
     repeat: positiveInteger(String(values.repeat ?? '3'), '--repeat', 1000),
     datagramSize,
     segmentSize: positiveInteger(String(values['segment-size'] ?? '1472'), '--segment-size', MAX_UDP_PAYLOAD),
-    batch: positiveInteger(String(values.batch ?? '1'), '--batch', 1024),
+    batch: positiveInteger(String(values.batch ?? '8'), '--batch', 1024),
     json: values.json === true,
   };
   const { runSinkBenchCommand } = await import('./bench-command.js');
