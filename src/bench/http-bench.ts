@@ -4,7 +4,7 @@
 // every cell reports the medians of its runs and ratios to nginx and to the stream server.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, writeSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuPercentOfOneCore, cpuSecondsPerGB, gigabitsPerSecond, median, ratio } from './cpu-accounting.js';
@@ -119,17 +119,26 @@ function fileName(size: number): string {
 
 /** Random bytes written in 1 MiB pieces, then read once: every server serves from the page cache. */
 function writeFiles(dir: string, sizes: number[]): { size: number; sha256: string }[] {
-  return [...new Set(sizes)].map((size) => {
+  const piece = Buffer.alloc(PIECE);
+  return sizes.map((size) => {
     const hash = createHash('sha256');
-    const parts: Buffer[] = [];
-    for (let left = size; left > 0; left -= PIECE) {
-      const part = randomFillSync(Buffer.alloc(Math.min(left, PIECE)));
-      hash.update(part);
-      parts.push(part);
-    }
     const path = join(dir, fileName(size));
-    writeFileSync(path, Buffer.concat(parts));
-    readFileSync(path);
+    const fd = openSync(path, 'w');
+    try {
+      for (let left = size; left > 0; left -= PIECE) {
+        const part = randomFillSync(piece.subarray(0, Math.min(left, PIECE)));
+        hash.update(part);
+        for (let done = 0; done < part.length; ) done += writeSync(fd, part, done);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const again = openSync(path, 'r');
+    try {
+      while (readSync(again, piece) > 0);
+    } finally {
+      closeSync(again);
+    }
     return { size, sha256: hash.digest('hex') };
   });
 }
@@ -292,4 +301,21 @@ export async function runHttpBench(o: HttpBenchOptions, onStep: (step: HttpStep)
     servers,
     results,
   };
+}
+
+/** A saved `aiotx bench http --json` run, checked enough to render (a person may hand us any file); null when it is another kind. */
+export function asHttpBenchReport(value: unknown): HttpBenchReport | null {
+  const r = value as Partial<HttpBenchReport> | null;
+  if (r?.kind !== 'aiotx-bench-http') return null;
+  const o = r.options;
+  const ok =
+    r.version === 1 && o !== undefined && Array.isArray(o.sizes) && Array.isArray(o.servers) && Array.isArray(r.servers) && Array.isArray(r.results) &&
+    typeof r.load === 'object' && r.load !== null &&
+    r.results.every((c) => typeof c === 'object' && c !== null && typeof c.server === 'string' && typeof c.size === 'number' && typeof c.status === 'string');
+  if (!ok) throw new Error("an 'aiotx bench http --json' result (kind aiotx-bench-http), but damaged or of another version");
+  // JSON turned the NaN of unmeasured figures into null.
+  for (const c of r.results!) {
+    for (const f of ['requestsPerSecond', 'gbitPerSecond', 'cpuPercent', 'cpuSecondsPerGB'] as const) if (typeof c[f] !== 'number') c[f] = Number.NaN;
+  }
+  return r as HttpBenchReport;
 }

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseHostPort } from '../bench/host-port.js';
+import { HTTP_BENCH_HELP, HTTP_BENCH_OPTIONS, parseHttpBenchValues } from '../bench/http-options.js';
 import { parseSize, parseSizeList } from '../bench/sizes.js';
 
 /** A mistake in how aiotx was called: message on stderr, exit code 2. */
@@ -49,6 +50,8 @@ const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duratio
                    [--repeat N] [--nodelay] [--hot | --working-set SIZE] [--report DIR] [--json]
        aiotx bench --sink tcp --calibrate [--sizes LIST] [--duration SECS] [--depth N]
                    [--repeat N] [--nodelay] [--working-set SIZE] [--json]
+       aiotx bench http [...]   file serving: nginx, Node, Express, Fastify and aiotx under wrk
+                                (see 'aiotx bench http --help')
 
 Measures what each way of sending a TCP stream costs, like the netperf runs of FreeBSD r303405:
 throughput, the sender's CPU as % of one core (this process, and the whole machine with its
@@ -157,6 +160,23 @@ function positiveInteger(text: string, flag: string, max: number): number {
   if (!/^\s*\d+\s*$/.test(text) || n < 1 || n > max) throw new UsageError(`${flag} must be an integer from 1 to ${max}, got '${text}'`, 'bench');
   return n;
 }
+
+/** `aiotx bench http`: a subcommand of bench with options of its own. */
+const BENCH_HTTP: Command = {
+  summary: 'file serving over loopback: nginx, Node, Express, Fastify and aiotx under wrk',
+  help: HTTP_BENCH_HELP,
+  options: HTTP_BENCH_OPTIONS,
+  async run(values) {
+    let options;
+    try {
+      options = parseHttpBenchValues(values);
+    } catch (err) {
+      throw new UsageError((err as Error).message, 'bench http');
+    }
+    const { runHttpBenchCommand } = await import('./bench-command.js');
+    await runHttpBenchCommand(options);
+  },
+};
 
 const COMMANDS: Record<string, Command> = {
   probe: {
@@ -419,14 +439,16 @@ async function main(argv: string[]): Promise<number> {
   if (first === 'help') {
     const topic = rest[0];
     if (topic === undefined) process.stdout.write(usage());
+    else if (topic === 'bench' && rest[1] === 'http') process.stdout.write(BENCH_HTTP.help);
     else if (Object.hasOwn(COMMANDS, topic)) process.stdout.write(COMMANDS[topic]!.help);
     else throw new UsageError(`unknown command '${topic}'`);
     return 0;
   }
   if (first.startsWith('-')) throw new UsageError(`unknown option '${first}' (options go after the command)`);
   if (!Object.hasOwn(COMMANDS, first)) throw new UsageError(`unknown command '${first}'`);
-  const command = COMMANDS[first]!;
-  const args = parseCommandArgs(first, command, first === 'bench' ? bareSinkMeansUdp(rest) : rest);
+  const http = first === 'bench' && rest[0] === 'http';
+  const command = http ? BENCH_HTTP : COMMANDS[first]!;
+  const args = http ? parseCommandArgs('bench http', command, rest.slice(1)) : parseCommandArgs(first, command, first === 'bench' ? bareSinkMeansUdp(rest) : rest);
   if (args === 'help') {
     process.stdout.write(command.help);
     return 0;
