@@ -104,8 +104,8 @@ export async function startNginx(nginx: string, prefix: string, root: string, gu
     try {
       await Promise.race([waitListening(port, limitMs, () => ended), spawnFailed]);
     } catch (err) {
-      await stopChild(child, 1000);
       const message = ended ?? (err as Error).message;
+      await stopChild(child, 1000);
       if (/Address already in use/.test(message) && attempt < 3) continue;
       throw new Error(message.startsWith('nginx') ? message : `nginx ${message}`);
     }
