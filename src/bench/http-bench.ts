@@ -185,6 +185,8 @@ export function addHttpRatios(results: HttpCell[]): void {
 /** One measured run: a checked GET, then wrk, with the server's CPU read around it. */
 async function measure(server: RunningServer, wrk: string, script: string, file: { size: number; sha256: string }, seconds: number, o: HttpBenchOptions, guard: ProcessGuard): Promise<HttpRun> {
   const path = `/${fileName(file.size)}`;
+  const dead = server.exited();
+  if (dead !== null) throw new Error(dead);
   const check = await checkResponse(server.port, path, file.size, file.sha256, 60_000);
   const job = { wrk, url: `http://127.0.0.1:${server.port}${path}`, connections: o.connections, threads: o.threads, seconds, script, track: (c: ChildProcess) => guard.track(c) };
   const cpu0 = processCpuSeconds(server.pid);

@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HttpBenchReport, HttpCell } from './http-bench.js';
 import { describeTarget, httpGrid, httpTargets, type HttpTable } from './http-tables.js';
+import { PAGE_STYLE, escape, svgOf } from './report-html.js';
 import { formatSize } from './sizes.js';
 
 interface Chart {
@@ -21,13 +22,14 @@ const CHARTS: Chart[] = [
   { file: 'cpu.svg', title: 'Server CPU, % of one core', field: 'cpuPercent', axis: 'CPU % of one core' },
 ];
 
-async function chartSvg(report: HttpBenchReport, chart: Chart): Promise<string> {
-  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
+function chartSvg(report: HttpBenchReport, chart: Chart): Promise<string> {
   const sizes = report.options.sizes.map(formatSize);
   const values = report.results
     .filter((c: HttpCell) => c.status === 'ok' && Number.isFinite(c[chart.field]))
     .map((c) => ({ server: c.server, size: formatSize(c.size), value: c[chart.field] }));
-  const spec = vegaLite.compile({
+  // Per-GB CPU and requests/s span orders of magnitude between nginx at 64 MiB and Node at 64 KiB.
+  const log = chart.field === 'cpuSecondsPerGB' || chart.field === 'requestsPerSecond';
+  return svgOf({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: chart.title,
     width: 520,
@@ -37,20 +39,11 @@ async function chartSvg(report: HttpBenchReport, chart: Chart): Promise<string> 
     encoding: {
       x: { field: 'size', type: 'nominal', title: 'file size', sort: sizes },
       xOffset: { field: 'server', type: 'nominal', sort: report.options.servers as unknown as string[] },
-      // Per-GB CPU spans orders of magnitude between nginx at 64 MiB and Node at 64 KiB.
-      y: { field: 'value', type: 'quantitative', title: chart.axis, scale: chart.field === 'cpuSecondsPerGB' || chart.field === 'requestsPerSecond' ? { type: 'log' } : { zero: true } },
+      y: { field: 'value', type: 'quantitative', title: chart.axis, scale: log ? { type: 'log' } : { zero: true } },
       color: { field: 'server', type: 'nominal', title: 'server', sort: report.options.servers as unknown as string[] },
     },
-  }).spec;
-  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  });
 }
-
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 function tableHtml(report: HttpBenchReport, table: HttpTable): string {
   const { head, rows } = httpGrid(report, table);
@@ -69,14 +62,7 @@ export async function writeHttpHtmlReport(report: HttpBenchReport, dir: string, 
   const versions = report.servers.filter((s) => s.version !== null).map((s) => `${s.name}: ${s.version}`);
   const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>aiotx bench http ${escape(report.date)}</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th:first-child { text-align: left; }
-.charts { display: flex; flex-wrap: wrap; gap: 1em; }
-.note { background: #f6f6f0; padding: 0.5em 1em; border-left: 3px solid #cc8; }
-</style></head><body>
+${PAGE_STYLE}</head><body>
 <h1>aiotx bench http</h1>
 <p class="note">${escape(report.note)}</p>
 <p>${escape(report.date)} · kernel ${escape(report.kernel)} · ${report.cpus} CPUs · load ${report.load.before.toFixed(2)} before, ${report.load.after.toFixed(2)} after ·

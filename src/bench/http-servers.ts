@@ -3,7 +3,6 @@
 // run, on an error, and on SIGINT/SIGTERM/SIGHUP.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -143,26 +142,6 @@ export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
     child.stdin?.end();
     child.kill('SIGTERM');
   });
-}
-
-/** Until something accepts on 127.0.0.1:port, `gone()` says the server died, or `limitMs` passed. */
-export async function waitListening(port: number, limitMs: number, gone: () => string | null): Promise<void> {
-  const until = Date.now() + limitMs;
-  for (;;) {
-    const why = gone();
-    if (why !== null) throw new Error(why);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok && gone() === null) return;
-    if (Date.now() > until) throw new Error(`did not listen on 127.0.0.1:${port} within ${limitMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** How a child ended, in words. */

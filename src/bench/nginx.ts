@@ -5,9 +5,9 @@
 // temp folder.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort, waitListening } from './loopback.js';
 import { join } from 'node:path';
-import { howItEnded, NotInstalledError, onPath, stopChild, waitListening, type ProcessGuard, type RunningServer } from './http-servers.js';
+import { howItEnded, NotInstalledError, onPath, stopChild, type ProcessGuard, type RunningServer } from './http-servers.js';
 
 export const INSTALL_HINT = 'not installed (Debian/Ubuntu: apt-get install nginx-light wrk)';
 
@@ -55,17 +55,6 @@ http {
 `;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** The last error line of nginx's log, or ''. */
 function lastError(prefix: string): string {
   try {
@@ -102,12 +91,12 @@ export async function startNginx(nginx: string, prefix: string, root: string, gu
     const spawnFailed = new Promise<never>((_, reject) => child.once('error', reject));
     spawnFailed.catch(() => {});
     try {
-      await Promise.race([waitListening(port, limitMs, () => ended), spawnFailed]);
+      await Promise.race([waitListening(port, limitMs, 'nginx', () => ended), spawnFailed]);
     } catch (err) {
       const message = ended ?? (err as Error).message;
       await stopChild(child, 1000);
       if (/Address already in use/.test(message) && attempt < 3) continue;
-      throw new Error(message.startsWith('nginx') ? message : `nginx ${message}`);
+      throw new Error(message);
     }
     return { name: 'nginx', port, pid: child.pid!, version, exited: () => ended, stop: () => stopChild(child, 2000) };
   }
