@@ -236,10 +236,10 @@ export async function runHttpBench(o: HttpBenchOptions, onStep: (step: HttpStep)
     guard.trackDir(dir);
     const root = join(dir, 'files');
     mkdirSync(root);
-    files = writeFiles(root, o.sizes);
     if (wrk === null) {
       for (const s of servers) Object.assign(s, { status: 'not installed', reason: `wrk ${INSTALL_HINT}` });
     } else {
+      files = writeFiles(root, o.sizes);
       wrkName = wrkVersion(wrk);
       const nginx = findNginx();
       for (const s of servers) {
