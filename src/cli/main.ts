@@ -29,6 +29,8 @@ interface Command {
   positionals?: string[];
   /** Rewrites the arguments before parsing. */
   preprocess?(args: string[]): string[];
+  /** Commands of their own under this one's name (`aiotx bench http`), chosen by the first argument. */
+  subcommands?: Record<string, Command>;
   run(values: Values, positionals: string[]): Promise<void>;
 }
 
@@ -142,6 +144,10 @@ function parseCommandArgs(name: string, command: Command, args: string[]): { val
   return { values: result.values as Values, positionals: result.positionals };
 }
 
+function subcommandOf(command: Command, arg: string | undefined): Command | undefined {
+  return arg !== undefined && command.subcommands && Object.hasOwn(command.subcommands, arg) ? command.subcommands[arg] : undefined;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
@@ -159,14 +165,17 @@ async function main(argv: string[]): Promise<number> {
   if (first === 'help') {
     const topic = rest[0];
     if (topic === undefined) process.stdout.write(usage());
-    else if (Object.hasOwn(COMMANDS, topic)) process.stdout.write(COMMANDS[topic]!.help);
+    else if (Object.hasOwn(COMMANDS, topic)) process.stdout.write(subcommandOf(COMMANDS[topic]!, rest[1])?.help ?? COMMANDS[topic]!.help);
     else throw new UsageError(`unknown command '${topic}'`);
     return 0;
   }
   if (first.startsWith('-')) throw new UsageError(`unknown option '${first}' (options go after the command)`);
   if (!Object.hasOwn(COMMANDS, first)) throw new UsageError(`unknown command '${first}'`);
-  const command = COMMANDS[first]!;
-  const args = parseCommandArgs(first, command, command.preprocess ? command.preprocess(rest) : rest);
+  const sub = subcommandOf(COMMANDS[first]!, rest[0]);
+  const name = sub ? `${first} ${rest[0]}` : first;
+  const command = sub ?? COMMANDS[first]!;
+  const given = sub ? rest.slice(1) : rest;
+  const args = parseCommandArgs(name, command, command.preprocess ? command.preprocess(given) : given);
   if (args === 'help') {
     process.stdout.write(command.help);
     return 0;

@@ -4,11 +4,11 @@
 // its row with the reason.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { createServer, connect, type AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import type { ExternalTool } from './bench-methods.js';
 import { parseProcStat, systemCpuPercent } from './cpu-accounting.js';
+import { freePort, waitListening } from './loopback.js';
 
 /** Where each external tool is, or why it is not here. */
 export type ExternalTools = Record<ExternalTool, { path: string; server: string } | { missing: string }>;
@@ -114,17 +114,6 @@ export function parseNetperfLine(text: string, cpuCount: number): Omit<ExternalS
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Runs a command to its end; its stdout (capped), or an error naming how it ended. */
 function runTool(path: string, args: string[], limitMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -149,24 +138,6 @@ function runTool(path: string, args: string[], limitMs: number): Promise<string>
       reject(new Error(`${path} ${signal ? `killed by ${signal}` : `exit code ${code}`}: ${(err.trim() || out.trim()).split('\n')[0]?.slice(0, 300) ?? ''}`));
     });
   });
-}
-
-/** Until something accepts connections on port (a server just started), or `limitMs` passed. */
-async function listening(port: number, limitMs: number): Promise<void> {
-  const until = Date.now() + limitMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`the tool's server did not listen on 127.0.0.1:${port} within ${limitMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Until iperf3 -s prints "Server listening". */
@@ -216,7 +187,7 @@ export async function runExternal(tools: ExternalTools, job: ExternalJob): Promi
   serverFailed.catch(() => {});
   try {
     // A probe connection would count as an iperf3 test: wait for it to say it listens instead.
-    const ready = job.tool === 'iperf3' ? saysListening(server.stdout!, 10_000) : listening(port, 10_000);
+    const ready = job.tool === 'iperf3' ? saysListening(server.stdout!, 10_000) : waitListening(port, 10_000, "the tool's server");
     await Promise.race([ready, serverFailed]);
     const args =
       job.tool === 'iperf3'

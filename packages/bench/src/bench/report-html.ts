@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatSize } from './sizes.js';
 import type { ReportTable } from './report-tables.js';
+import type { TopLevelSpec } from 'vega-lite';
 import type { BenchReport, CellResult } from './run-bench.js';
 import type { TcpSinkBenchReport, TcpSinkCell } from './tcp-sink-bench.js';
 import type { TcpSinkTable } from './tcp-sink-tables.js';
@@ -38,11 +39,10 @@ const CHARTS: Chart[] = [
 ];
 
 async function chartSvg(report: Grid<Cell>, chart: Chart): Promise<string> {
-  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
   const values = report.results
     .filter((r) => r.status === 'ok' && Number.isFinite(r[chart.field] as number))
     .map((r) => ({ method: r.method, kib: r.size / 1024, value: r[chart.field] as number }));
-  const spec = vegaLite.compile({
+  return svgOf({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: chart.title,
     width: 520,
@@ -54,8 +54,13 @@ async function chartSvg(report: Grid<Cell>, chart: Chart): Promise<string> {
       y: { field: 'value', type: 'quantitative', title: chart.axis, scale: { zero: true } },
       color: { field: 'method', type: 'nominal', title: 'method', sort: report.options.methods as unknown as string[] },
     },
-  }).spec;
-  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
+  });
+}
+
+/** A Vega-Lite chart drawn here as standalone SVG: the page needs no JavaScript. */
+export async function svgOf(spec: TopLevelSpec): Promise<string> {
+  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
+  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
@@ -63,7 +68,18 @@ async function chartSvg(report: Grid<Cell>, chart: Chart): Promise<string> {
   }
 }
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+/** The report pages' look (the loopback, TCP sink and HTTP benches alike). */
+export const PAGE_STYLE = `<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child { text-align: left; }
+td.na { color: #999; }
+.charts { display: flex; flex-wrap: wrap; gap: 1em; }
+.note { background: #f6f6f0; padding: 0.5em 1em; border-left: 3px solid #cc8; }
+</style>`;
+
+export const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** A methods × sizes table; `extra` adds a last column per method (the TCP sink's published figures). */
 function tableHtml<C extends Cell>(report: Grid<C>, title: string, cell: (r: C) => string, extra?: { head: string; value(method: string): string }): string {
@@ -91,15 +107,7 @@ export async function writeHtmlReport(report: BenchReport, dir: string, tables: 
   const unavailable = report.results.filter((r) => r.status !== 'ok');
   const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>aiotx bench ${escape(report.date)}</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th:first-child { text-align: left; }
-td.na { color: #999; }
-.charts { display: flex; flex-wrap: wrap; gap: 1em; }
-.note { background: #f6f6f0; padding: 0.5em 1em; border-left: 3px solid #cc8; }
-</style></head><body>
+${PAGE_STYLE}</head><body>
 <h1>aiotx bench</h1>
 <p class="note">${escape(report.note)}</p>
 <p>${escape(report.date)} · kernel ${escape(report.kernel)} · ${report.cpus} CPUs · target ${escape(report.target)} ·
@@ -129,15 +137,7 @@ export async function writeTcpSinkHtmlReport(report: TcpSinkBenchReport, dir: st
   const unavailable = report.results.filter((r) => r.status !== 'ok');
   const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>aiotx bench --sink tcp ${escape(report.date)}</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th:first-child { text-align: left; }
-td.na { color: #999; }
-.charts { display: flex; flex-wrap: wrap; gap: 1em; }
-.note { background: #f6f6f0; padding: 0.5em 1em; border-left: 3px solid #cc8; }
-</style></head><body>
+${PAGE_STYLE}</head><body>
 <h1>aiotx bench --sink tcp</h1>
 <p class="note">${escape(report.note)}</p>
 <p>${escape(report.date)} · kernel ${escape(report.kernel)} · ${report.cpus} CPUs · via ${escape(report.rig.interface)} to ${escape(report.rig.sinkAddress)}:${report.rig.port} ·

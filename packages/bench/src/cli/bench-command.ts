@@ -4,6 +4,9 @@ import { cpus, release } from 'node:os';
 import { CALIBRATE_ZERO_COPY, runCalibration, type CalibrateOptions, type CalibrateStep, type CalibrationReport } from '../bench/calibrate.js';
 import { writeHtmlReport, writeTcpSinkHtmlReport } from '../bench/report-html.js';
 import { REPORT_TABLES } from '../bench/report-tables.js';
+import { runHttpBench, type HttpBenchOptions, type HttpBenchReport, type HttpStep } from '../bench/http-bench.js';
+import { writeHttpHtmlReport } from '../bench/http-report-html.js';
+import { HTTP_TABLES, describeTarget, httpGrid, httpTargets } from '../bench/http-tables.js';
 import { runBench, type BenchOptions, type BenchReport, type CellStart } from '../bench/run-bench.js';
 import { SINK_NOTE, runSinkBench, sinkRowName, type SinkBenchOptions, type SinkBenchReport, type SinkRunStart } from '../bench/sink-bench.js';
 import { sinkRigSkipReason } from '../bench/sink-rig.js';
@@ -277,4 +280,45 @@ export async function runCalibrateCommand(options: CalibrateOptions & { json: bo
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : describeCalibration(report));
   const failed = (['cold', 'hot'] as const).flatMap((s) => report.runs[s].results.filter((r) => r.status === 'failed').map((r) => r.method));
   if (failed.length > 0) throw new Error(`--calibrate: ${[...new Set(failed)].join(', ')} failed (see "Not measured")`);
+}
+
+/** `aiotx bench http` as terminal tables, with versions, targets and what was not measured. */
+export function describeHttpReport(report: HttpBenchReport): string {
+  const o = report.options;
+  const runs = o.repeat === 1 ? '1 run per cell' : `median of ${o.repeat} runs per cell, interleaved`;
+  const out = [
+    report.note,
+    `${report.wrk} -t${o.threads} -c${o.connections}, keep-alive, ${o.durationSeconds} s per run, ${runs}; files hot (written, then read once: in the page cache); ` +
+      `load ${report.load.before.toFixed(2)} before, ${report.load.after.toFixed(2)} after; ${report.cpus} CPUs, kernel ${report.kernel}`,
+    report.servers.map((s) => `${s.name}: ${s.label}${s.version ? ` (${s.version})` : ''}`).join('; '),
+    '',
+  ];
+  for (const t of HTTP_TABLES) {
+    const { head, rows } = httpGrid(report, t);
+    out.push(t.title, boxedTable(head, rows, head.map((_, i): Align => (i === 0 ? 'left' : 'right'))), '');
+  }
+  out.push("aiotx's targets:", ...httpTargets(report).map((t) => `  ${describeTarget(t)}`), '');
+  const reasons = [...new Set(report.results.filter((c) => c.status !== 'ok').map((c) => `${c.server} ${formatSize(c.size)}: ${c.status}: ${c.reason}`))];
+  if (reasons.length > 0) out.push('Not measured:', ...reasons.map((r) => `  ${r}`), '');
+  return out.join('\n');
+}
+
+export async function runHttpBenchCommand(options: HttpBenchOptions & { json: boolean; reportDir: string | null }): Promise<void> {
+  const { json, reportDir, ...benchOptions } = options;
+  const progress = startProgress('bench http');
+  let report: HttpBenchReport;
+  try {
+    report = await runHttpBench(benchOptions, (s: HttpStep) =>
+      progress.step(s.index, s.total, `${s.server} ${formatSize(s.size)}${benchOptions.repeat > 1 ? ` run ${s.run}/${benchOptions.repeat}` : ''}`),
+    );
+  } finally {
+    progress.stop();
+  }
+  process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : describeHttpReport(report));
+  if (reportDir !== null) {
+    const page = await writeHttpHtmlReport(report, reportDir, HTTP_TABLES);
+    process.stderr.write(`aiotx bench http: report written to ${page}\n`);
+  }
+  const failed = report.results.filter((c) => c.status === 'failed');
+  if (failed.length > 0) throw new Error(`${[...new Set(failed.map((c) => c.server))].join(', ')} failed (see "Not measured")`);
 }

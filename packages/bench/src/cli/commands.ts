@@ -3,6 +3,7 @@
 // parseArgs and calls run() with the values; commands load their modules lazily.
 import type { ParseArgsConfig } from 'node:util';
 import { parseHostPort } from '../bench/host-port.js';
+import { HTTP_BENCH_HELP, HTTP_BENCH_OPTIONS, parseHttpBenchValues } from '../bench/http-options.js';
 import { parseSize, parseSizeList } from '../bench/sizes.js';
 
 /** A mistake in how aiotx was called; the CLI prints it with the command's --help hint and exits 2. */
@@ -27,6 +28,8 @@ export interface Command {
   positionals?: string[];
   /** Rewrites the arguments before parsing (bench: a bare `--sink` means `--sink udp`). */
   preprocess?(args: string[]): string[];
+  /** Commands of their own under this one's name (`aiotx bench http`), chosen by the first argument. */
+  subcommands?: Record<string, Command>;
   run(values: Values, positionals: string[]): Promise<void>;
 }
 
@@ -41,6 +44,8 @@ const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duratio
                    [--repeat N] [--nodelay] [--hot | --working-set SIZE] [--report DIR] [--json]
        aiotx bench --sink tcp --calibrate [--sizes LIST] [--duration SECS] [--depth N]
                    [--repeat N] [--nodelay] [--working-set SIZE] [--json]
+       aiotx bench http [...]   file serving: nginx, Node, Express, Fastify and aiotx under wrk
+                                (see 'aiotx bench http --help')
 
 Measures what each way of sending a TCP stream costs, like the netperf runs of FreeBSD r303405:
 throughput, the sender's CPU as % of one core (this process, and the whole machine with its
@@ -157,11 +162,29 @@ function positiveInteger(text: string, flag: string, max: number): number {
   return n;
 }
 
+/** `aiotx bench http`: a subcommand of bench with options of its own. */
+const BENCH_HTTP: Command = {
+  summary: 'file serving over loopback: nginx, Node, Express, Fastify and aiotx under wrk',
+  help: HTTP_BENCH_HELP,
+  options: HTTP_BENCH_OPTIONS,
+  async run(values) {
+    let options;
+    try {
+      options = parseHttpBenchValues(values);
+    } catch (err) {
+      throw new UsageError((err as Error).message, 'bench http');
+    }
+    const { runHttpBenchCommand } = await import('./bench-command.js');
+    await runHttpBenchCommand(options);
+  },
+};
+
 export const commands: Record<string, Command> = {
   bench: {
     summary: 'CPU and throughput of each way of sending: loopback, another host (--host), or a sink (--sink)',
     help: BENCH_HELP,
     preprocess: bareSinkMeansUdp,
+    subcommands: { http: BENCH_HTTP },
     options: {
       method: { type: 'string' },
       sizes: { type: 'string' },

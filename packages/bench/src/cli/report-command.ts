@@ -3,7 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { writeHtmlReport } from '../bench/report-html.js';
 import { REPORT_TABLES } from '../bench/report-tables.js';
 import type { BenchReport } from '../bench/run-bench.js';
-import { describeReport } from './bench-command.js';
+import { asHttpBenchReport } from '../bench/http-bench.js';
+import { writeHttpHtmlReport } from '../bench/http-report-html.js';
+import { HTTP_TABLES } from '../bench/http-tables.js';
+import { describeHttpReport, describeReport } from './bench-command.js';
 
 /** Reads a bench report, checking it is one: a person may hand us any file. */
 export async function readReport(path: string): Promise<BenchReport> {
@@ -24,10 +27,26 @@ export async function readReport(path: string): Promise<BenchReport> {
 }
 
 export async function runReportCommand(path: string, reportDir: string | null): Promise<void> {
+  if (await runHttpReport(path, reportDir)) return;
   const report = await readReport(path);
   process.stdout.write(describeReport(report));
   if (reportDir !== null) {
     const page = await writeHtmlReport(report, reportDir, REPORT_TABLES);
     process.stderr.write(`aiotx report: report written to ${page}\n`);
   }
+}
+
+/** A saved `aiotx bench http` run: its tables, and its page with --report; false for another kind of file. */
+async function runHttpReport(path: string, reportDir: string | null): Promise<boolean> {
+  let http;
+  try {
+    http = asHttpBenchReport(JSON.parse(await readFile(path, 'utf8')));
+  } catch (err) {
+    if (err instanceof SyntaxError || (err as NodeJS.ErrnoException).code !== undefined) return false; // readReport says why
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
+  if (http === null) return false;
+  process.stdout.write(describeHttpReport(http));
+  if (reportDir !== null) process.stderr.write(`aiotx report: report written to ${await writeHttpHtmlReport(http, reportDir, HTTP_TABLES)}\n`);
+  return true;
 }
