@@ -255,13 +255,13 @@ describe('aiotx bench --sink tcp', () => {
     });
   }
 
-  it('--json --report: every run checked by the kernel; zero-copy rows all zero-copy, copy rows none, no retransmission; the HTML report written', { skip }, () => {
-    const methods = 'aio-copy,aio-zc-uring,aio-zc-msgzerocopy,reference,reference-zc';
+  it('--json --report: every run (batched rows too) checked by the kernel; zero-copy rows all zero-copy, copy rows none, no retransmission; the HTML report written', { skip }, () => {
+    const methods = 'aio-copy,aio-copy-batch,aio-zc-uring,aio-zc-pool-batch,aio-zc-msgzerocopy,reference,reference-zc';
     const dir = mkdtempSync(join(tmpdir(), 'aiotx-tcp-report-'));
     after(() => rmSync(dir, { recursive: true, force: true }));
     const out = execFileSync(
       process.execPath,
-      [bin, 'bench', '--sink', 'tcp', '--method', methods, '--sizes', '64K', '--working-set', '8M', '--duration', '0.2', '--repeat', '1', '--json', '--report', dir],
+      [bin, 'bench', '--sink', 'tcp', '--method', methods, '--sizes', '64K', '--working-set', '8M', '--batch', '4', '--duration', '0.2', '--repeat', '1', '--json', '--report', dir],
       { cwd: root, encoding: 'utf8', timeout: 240_000, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const report = JSON.parse(out) as {

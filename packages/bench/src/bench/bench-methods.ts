@@ -2,7 +2,7 @@
 // Shared by the parent (run-bench.ts) and the sender child (stream-sender.ts); no heavy imports.
 
 export const METHODS = [
-  'write', 'aio-copy', 'aio-copy-batch', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-pool-batch', 'aio-zc-msgzerocopy', 'sendfile', 'reference',
+  'write', 'aio-copy', 'aio-copy-batch', 'aio-auto', 'aio-zc-uring', 'aio-zc-pool', 'aio-zc-pool-batch', 'aio-zc-msgzerocopy', 'sendfile', 'reference',
   'iperf3', 'iperf3-sendfile', 'netperf', 'netperf-sendfile',
 ] as const;
 export type Method = (typeof METHODS)[number];
@@ -24,6 +24,7 @@ export const METHOD_SETUP: Record<Method, MethodSetup> = {
   write: { backendEnv: undefined, needs: null, describe: "net.Socket.write, waiting for each write's callback (what a Node user has today)", external: null },
   'aio-copy': { backendEnv: undefined, needs: null, describe: "aioWrite with { zeroCopy: 'off' }", external: null },
   'aio-copy-batch': { backendEnv: undefined, needs: null, describe: "the batched form: aioWrite(socket, [--batch buffers]) with { zeroCopy: 'off' }", external: null },
+  'aio-auto': { backendEnv: undefined, needs: null, describe: 'aioWrite with no zeroCopy option: the policy decides per write (not in the default list)', external: null },
   'aio-zc-uring': { backendEnv: 'uring', needs: 'uring', describe: "aioWrite with { zeroCopy: 'on' }, io_uring SEND_ZC", external: null },
   'aio-zc-pool': { backendEnv: 'uring', needs: 'uring', describe: 'as aio-zc-uring, from createBufferPool buffers (registered, FIXED_BUF)', external: null },
   'aio-zc-pool-batch': { backendEnv: 'uring', needs: 'uring', describe: 'the batched form of aio-zc-pool: aioWrite(socket, [--batch pool buffers])', external: null },
@@ -86,7 +87,7 @@ export interface SentStream {
 }
 
 /** Buffers per call of a method: --batch for the batched form, else 1. */
-export function batchOf(method: Method, batch: number): number {
+export function batchOf(method: string, batch: number): number {
   return method.endsWith('-batch') ? batch : 1;
 }
 

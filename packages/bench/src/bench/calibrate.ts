@@ -76,7 +76,7 @@ export async function runCalibration(options: CalibrateOptions, onStep: (step: C
   for (const [k, set] of (['cold', 'hot'] as const).entries()) {
     const workingSetBytes = set === 'cold' ? options.workingSetBytes : 0;
     const { sizes, durationSeconds, depth, repeat, noDelay } = options;
-    runs[set] = await runTcpSinkBench({ sizes, methods: METHODS, durationSeconds, depth, repeat, noDelay, workingSetBytes }, (cell) =>
+    runs[set] = await runTcpSinkBench({ sizes, methods: METHODS, durationSeconds, depth, batch: 1, repeat, noDelay, workingSetBytes }, (cell) =>
       onStep({ ...cell, set, index: k * perSet + cell.index, total: 2 * perSet }),
     );
     crossovers[set] = Object.fromEntries(CALIBRATE_ZERO_COPY.map((m) => [m, crossoverOf(runs[set], m)]));

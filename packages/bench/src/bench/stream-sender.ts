@@ -99,6 +99,11 @@ function sendOneFor(job: SenderJob, groups: Buffer[][], file: FileHandle | null)
         return { bytes: r.bytes, copiedBytes: r.copiedBytes, backend: r.backend };
       };
     }
+    case 'aio-auto':
+      return async (s, i) => {
+        const r = await aioWrite(s.socket, buffers[i]!);
+        return { bytes: r.bytes, copiedBytes: r.copiedBytes, backend: r.backend };
+      };
     default: {
       const options = { zeroCopy: job.method === 'aio-copy' ? 'off' : 'on' } as const;
       return async (s, i) => {

@@ -10,6 +10,7 @@ import { probe } from 'aiotx';
 import { runChild } from './child-run.js';
 import { cpuPercentOfOneCore, cpuSecondsPerGB, gigabitsPerSecond, median, ratio, serviceDemand } from './cpu-accounting.js';
 import { TCP_SINK_METHOD_SETUP, type TcpSinkJob, type TcpSinkMethod, type TcpSinkSample } from './tcp-sink-methods.js';
+import { batchOf } from './bench-methods.js';
 import { defaultAckerTuning, sinkEnds, startRigAcker, withTcpSinkRig, type AckerTuning, type TcpSinkRig } from './tcp-sink-rig.js';
 
 export interface TcpSinkBenchOptions {
@@ -18,6 +19,8 @@ export interface TcpSinkBenchOptions {
   durationSeconds: number;
   /** Sends in flight, each with its own buffer. */
   depth: number;
+  /** Buffers per aioWrite call in the -batch methods' rows. */
+  batch: number;
   repeat: number;
   noDelay: boolean;
   /** Distinct memory each sender rotates through; 0 = hot (one buffer per lane). */
@@ -186,7 +189,7 @@ export async function runTcpSinkBench(options: TcpSinkBenchOptions, onCellStart:
           onCellStart({ index, total, method, size, run });
           const ends = sinkEnds(rig, connection++);
           const job: TcpSinkJob = {
-            method, ends, size, depth: options.depth, durationSeconds: options.durationSeconds, noDelay: options.noDelay,
+            method, ends, size, depth: options.depth, batch: batchOf(method, options.batch), durationSeconds: options.durationSeconds, noDelay: options.noDelay,
             workingSetBytes: options.workingSetBytes,
           };
           const acker = startRigAcker(rig, ends, tuning);

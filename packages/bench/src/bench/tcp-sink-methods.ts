@@ -17,14 +17,14 @@ export const TCP_SINK_METHOD_SETUP: Record<TcpSinkMethod, MethodSetup> = {
   'reference-zc': { backendEnv: undefined, needs: null, external: null, describe: 'the same C loop with MSG_ZEROCOPY, draining completions after each send: the zero-copy floor' },
 };
 
-/** '--method write,aio-zc' → the methods in table order; 'aio-zc' stands for its three backends. */
+/** '--method write,aio-zc' → the methods in table order; 'aio-zc' stands for every aio-zc-* row. */
 export function parseTcpSinkMethodList(text: string): TcpSinkMethod[] {
   const wanted = new Set<TcpSinkMethod>();
   for (const raw of text.split(',')) {
     const name = raw.trim();
     if (name === '') continue;
     const matches = name === 'aio-zc' ? TCP_SINK_METHODS.filter((m) => m.startsWith('aio-zc-')) : TCP_SINK_METHODS.filter((m) => m === name);
-    if (matches.length === 0) throw new RangeError(`unknown method '${name}' (one of ${TCP_SINK_METHODS.join(', ')}, or aio-zc for all three aio-zc-*)`);
+    if (matches.length === 0) throw new RangeError(`unknown method '${name}' (one of ${TCP_SINK_METHODS.join(', ')}, or aio-zc for every aio-zc-*)`);
     for (const m of matches) wanted.add(m);
   }
   if (wanted.size === 0) throw new RangeError('no methods given');
@@ -37,6 +37,8 @@ export interface TcpSinkJob {
   ends: TcpSinkEnds;
   size: number;
   depth: number;
+  /** Buffers per aioWrite call for the -batch methods; 1 for the others. */
+  batch: number;
   durationSeconds: number;
   noDelay: boolean;
   /** Bytes of distinct memory the sends rotate through; 0: one buffer per lane, cache-hot. */

@@ -47,14 +47,17 @@ const systemTimes = () => parseProcStat(readFileSync('/proc/stat', 'utf8'));
  * most 1024 buffers.
  */
 function slotCount(job: TcpSinkJob): number {
-  const lanes = (n: number) => Math.max(1, Math.ceil(n / job.depth)) * job.depth;
+  const round = job.depth * job.batch;
+  const lanes = (n: number) => Math.max(1, Math.ceil(n / round)) * round;
   const wanted = lanes(job.workingSetBytes / job.size);
-  return job.method === 'aio-zc-pool' ? Math.min(wanted, Math.max(job.depth, MAX_POOL_BUFFERS - (MAX_POOL_BUFFERS % job.depth))) : wanted;
+  return usesPool(job) ? Math.min(wanted, Math.max(round, MAX_POOL_BUFFERS - (MAX_POOL_BUFFERS % round))) : wanted;
 }
+
+const usesPool = (job: TcpSinkJob) => job.method === 'aio-zc-pool' || job.method === 'aio-zc-pool-batch';
 
 /** The slots: views of one region (touched, so no page is the shared zero page), or wired-pool buffers. */
 function slots(job: TcpSinkJob, count: number): { buffers: Buffer[]; region: Buffer | null; pool: BufferPool | null } {
-  if (job.method !== 'aio-zc-pool') {
+  if (!usesPool(job)) {
     const region = Buffer.allocUnsafeSlow(count * job.size).fill(0x5a);
     return { buffers: Array.from({ length: count }, (_, i) => region.subarray(i * job.size, (i + 1) * job.size)), region, pool: null };
   }
@@ -77,14 +80,23 @@ function sendOneFor(job: TcpSinkJob, socket: Socket, buffers: Buffer[], file: Fi
         });
     case 'sendfile':
       return async (i) => sendFile(socket, file!, { offset: i * job.size, length: job.size });
+    case 'aio-copy-batch':
+    case 'aio-zc-pool-batch': {
+      // Group i is slots i × batch … i × batch + batch - 1, made once.
+      const groups = Array.from({ length: buffers.length / job.batch }, (_, g) => buffers.slice(g * job.batch, (g + 1) * job.batch));
+      const options = { zeroCopy: job.method === 'aio-copy-batch' ? 'off' : 'on' } as const;
+      return async (i) => aioWrite(socket, groups[i]!, options);
+    }
+    case 'aio-auto':
+      return async (i) => aioWrite(socket, buffers[i]!);
     default: {
-      const zeroCopy = job.method === 'aio-copy' ? 'off' : 'on';
-      return async (i) => aioWrite(socket, buffers[i]!, { zeroCopy });
+      const options = { zeroCopy: job.method === 'aio-copy' ? 'off' : 'on' } as const;
+      return async (i) => aioWrite(socket, buffers[i]!, options);
     }
   }
 }
 
-/** `depth` lanes; lane k sends slots k, k + depth, …, each only after its previous send settled. */
+/** `depth` lanes; lane k sends slots (or batches of slots) k, k + depth, …, each only after its previous send settled. */
 async function sendLanes(job: TcpSinkJob, count: number, sendOne: SendOne, deadline: number): Promise<Sent> {
   const total: Sent = { bytes: 0, zeroCopyBytes: job.method === 'write' ? null : 0, copiedBytes: job.method === 'write' ? null : 0, backend: null };
   const backends = new Set<string>();
@@ -139,7 +151,7 @@ async function main(): Promise<void> {
     const sent =
       job.method === 'reference' || job.method === 'reference-zc'
         ? sendReference(job, fd, region!)
-        : await sendLanes(job, count, sendOneFor(job, socket, buffers, file), start + job.durationSeconds * 1000);
+        : await sendLanes(job, count / job.batch, sendOneFor(job, socket, buffers, file), start + job.durationSeconds * 1000);
     const wallSeconds = (performance.now() - start) / 1000;
     const cpuSeconds = cpuSecondsBetween(cpuBefore, process.cpuUsage());
     const system = systemCpuPercent(systemBefore, systemTimes(), cpus().length);

@@ -40,7 +40,7 @@ const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duratio
                    [--report DIR] [--json]
        aiotx bench --sink [udp] [--duration SECS] [--depth N] [--repeat N] [--batch N]
                    [--datagram-size SIZE] [--segment-size N] [--json]
-       aiotx bench --sink tcp [--method LIST] [--sizes LIST] [--duration SECS] [--depth N]
+       aiotx bench --sink tcp [--method LIST] [--sizes LIST] [--duration SECS] [--depth N] [--batch N]
                    [--repeat N] [--nodelay] [--hot | --working-set SIZE] [--report DIR] [--json]
        aiotx bench --sink tcp --calibrate [--sizes LIST] [--duration SECS] [--depth N]
                    [--repeat N] [--nodelay] [--working-set SIZE] [--json]
@@ -61,6 +61,7 @@ Methods (--method, comma-separated; aio-zc means all four aio-zc-*):
   write               net.Socket.write, waiting for each write's callback
   aio-copy            aioWrite with { zeroCopy: 'off' }
   aio-copy-batch      the batched form: aioWrite(socket, [--batch buffers]), { zeroCopy: 'off' }
+  aio-auto            aioWrite with no zeroCopy option: the policy decides (not in the default list)
   aio-zc-uring        aioWrite with { zeroCopy: 'on' } on io_uring SEND_ZC
   aio-zc-pool         as aio-zc-uring, from createBufferPool buffers (registered with the ring)
   aio-zc-pool-batch   the batched form of aio-zc-pool
@@ -94,7 +95,7 @@ prints sender CPU s/GB per size, the crossover of each backend, and the value to
 AIOTX_ZEROCOPY_THRESHOLD (the cold crossover: real servers send data that is not in cache).
 
 Options:
-  --method LIST         methods to run (default: all)
+  --method LIST         methods to run (default: all but aio-auto)
   --sizes LIST          write sizes, K/M/G suffixes (default 32K,256K,512K,1M); not with --sink
   --duration SECS       seconds per cell or run (default 1; 2 with --sink)
   --depth N             sends in flight per stream, each with its own buffer (default 4; 8 with --sink)
@@ -116,8 +117,8 @@ Options:
   --hot                 --sink tcp: one buffer per send in flight, cache-hot
   --working-set SIZE    --sink tcp: memory each sender rotates through (default 256M: cold)
   --calibrate           --sink tcp: find the zero-copy threshold (see above)
-  --batch N             buffers per aioWrite call in the batched rows (aio-copy-batch, aio-zc-pool-batch;
-                        with --sink, each backend's batch row) (default 8)
+  --batch N             buffers per aioWrite call in the batched rows (aio-copy-batch, aio-zc-pool-batch,
+                        also with --sink tcp; with --sink, each backend's batch row) (default 8)
   --datagram-size SIZE  --sink: bytes per write, one GSO datagram (default 65000, at most 65507)
   --segment-size N      --sink: UDP_SEGMENT, bytes per datagram (default 1472: fits the rig's MTU)
   -h, --help            show this help
@@ -317,16 +318,17 @@ async function runSink(values: Values): Promise<void> {
 }
 
 async function runTcpSink(values: Values): Promise<void> {
-  for (const flag of ['streams', 'host', 'verify', 'datagram-size', 'segment-size', 'batch', 'netperf', 'peer']) {
+  for (const flag of ['streams', 'host', 'verify', 'datagram-size', 'segment-size', 'netperf', 'peer']) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --sink tcp`, 'bench');
   }
   if (values.hot === true && values['working-set'] !== undefined) throw new UsageError('--hot and --working-set exclude each other', 'bench');
   const { parseTcpSinkMethodList } = await import('../bench/tcp-sink-methods.js');
   const options = {
     sizes: parsed(() => parseSizeList(String(values.sizes ?? '32K,256K,512K,1M')), '--sizes'),
-    methods: parsed(() => parseTcpSinkMethodList(String(values.method ?? 'write,aio-copy,aio-zc,sendfile,reference,reference-zc')), '--method'),
+    methods: parsed(() => parseTcpSinkMethodList(String(values.method ?? 'write,aio-copy,aio-copy-batch,aio-zc,sendfile,reference,reference-zc')), '--method'),
     durationSeconds: positiveNumber(String(values.duration ?? '1'), '--duration'),
     depth: positiveInteger(String(values.depth ?? '4'), '--depth', 1024),
+    batch: positiveInteger(String(values.batch ?? '8'), '--batch', 1024),
     repeat: positiveInteger(String(values.repeat ?? '3'), '--repeat', 1000),
     noDelay: values.nodelay === true,
     workingSetBytes: values.hot === true ? 0 : parsed(() => parseSize(String(values['working-set'] ?? '256M')), '--working-set'),
