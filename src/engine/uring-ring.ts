@@ -213,6 +213,7 @@ function dispatch(n: number): void {
   for (let i = 0; i < n; i += 3) {
     const segment = byTag[c[i]! >>> 0];
     if (segment) complete(segment, c[i + 1]!, c[i + 2]!);
+    else position++; // still a CQE between its neighbours
   }
   completed();
   if (ready.length > 0) flushSoon();
