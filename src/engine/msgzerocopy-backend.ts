@@ -1,6 +1,12 @@
 // The MSG_ZEROCOPY backend: send(2) with MSG_ZEROCOPY pins the caller's pages; the kernel later
 // posts one notification id per successful send call on the socket's error queue, as inclusive
 // ranges [lo, hi], flagged COPIED when it had to copy after all (always so on loopback).
+//
+// Notifications can arrive out of id order: when the peer resets, the kernel purges the write
+// queue and notifies those sends at once, while an earlier send's skb is still referenced on its
+// way through the stack and is notified later (seen here: [22, 29] before [21, 21]). Releases are
+// therefore delivered to jobs in id order only, so jobs settle in call order, and a job the
+// transmitter stopped because the connection failed is never overtaken by a later job resolving.
 import { constants } from 'node:os';
 import { addon } from '../native/addon.js';
 import { WAIT_RELEASE, type Backend, type BackendEvents, type Segment } from './backend.js';
@@ -14,8 +20,13 @@ const records = new Uint32Array(RECORDS * 3);
 export class MsgZerocopyBackend implements Backend {
   readonly name = 'msgzerocopy' as const;
   readonly sending = false;
-  /** Segments by the notification id the kernel gave their send call. */
-  private readonly ledger = new Map<number, Segment>();
+  /**
+   * Segments in id order, from `ledger[head]` (the oldest not yet delivered) to the last send,
+   * whose id is nextId - 1; `released[i]` once the kernel's notification for ledger[i] came.
+   */
+  private ledger: Segment[] = [];
+  private released: Release[] = [];
+  private head = 0;
   private nextId = 0;
   /**
    * Ids count per socket from 0 and cannot be read back. When another user (or an earlier
@@ -60,8 +71,9 @@ export class MsgZerocopyBackend implements Backend {
     return this.idKnown ? this.nextId : null;
   }
 
+  /** Includes segments the kernel released while an earlier one is still held (not yet delivered). */
   get unreleased(): number {
-    return this.ledger.size + (this.unsynced ? 1 : 0);
+    return this.ledger.length - this.head + (this.unsynced ? 1 : 0);
   }
 
   submit(job: WriteJob, length: number): number {
@@ -79,7 +91,8 @@ export class MsgZerocopyBackend implements Backend {
       const segment: Segment = { job, offset: job.submitted, length: n };
       job.accepted(n);
       if (this.idKnown) {
-        this.ledger.set(this.nextId, segment);
+        this.ledger.push(segment);
+        this.released.push(Release.No);
         this.nextId = (this.nextId + 1) >>> 0;
       } else {
         this.unsynced = segment;
@@ -113,13 +126,37 @@ export class MsgZerocopyBackend implements Backend {
       segment?.job.completed(segment.length, copied);
       return;
     }
-    for (let id = lo; ; id = (id + 1) >>> 0) {
-      const segment = this.ledger.get(id);
-      if (segment) {
-        this.ledger.delete(id);
-        segment.job.completed(segment.length, copied);
-      }
-      if (id === hi) break;
+    const pending = this.ledger.length - this.head;
+    const first = (this.nextId - pending) >>> 0;
+    // Signed distances from the oldest held id; ids outside [first, nextId) are not ours (an
+    // earlier user's) or delivered already.
+    const from = Math.max((lo - first) | 0, 0);
+    const to = Math.min((hi - first) | 0, pending - 1);
+    const mark = copied ? Release.Copied : Release.ZeroCopy;
+    for (let i = from; i <= to; i++) this.released[this.head + i] = mark;
+    this.deliver();
+  }
+
+  /** Hands releases to their jobs in id order, up to the first segment the kernel still holds. */
+  private deliver(): void {
+    while (this.head < this.ledger.length && this.released[this.head] !== Release.No) {
+      const i = this.head++;
+      this.ledger[i]!.job.completed(this.ledger[i]!.length, this.released[i] === Release.Copied);
+    }
+    if (this.head === this.ledger.length) {
+      this.ledger = [];
+      this.released = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.ledger.length) {
+      this.ledger = this.ledger.slice(this.head);
+      this.released = this.released.slice(this.head);
+      this.head = 0;
     }
   }
+}
+
+const enum Release {
+  No,
+  ZeroCopy,
+  Copied,
 }

@@ -43,6 +43,8 @@ export class UringSegment implements Segment {
   retry: UringSegment | null = null;
   /** Sent with IORING_OP_SEND: the kernel copies (set by the sender). */
   copy = false;
+  /** Its place in its socket's send order (set by the sender when it stages it). */
+  order = 0;
 
   constructor(
     readonly sender: Sender,
@@ -211,12 +213,19 @@ function dispatch(n: number): void {
   for (let i = 0; i < n; i += 3) {
     const segment = byTag[c[i]! >>> 0];
     if (segment) complete(segment, c[i + 1]!, c[i + 2]!);
+    else position++; // still a CQE between its neighbours
   }
   completed();
   if (ready.length > 0) flushSoon();
 }
 
+/** Counts every completion handed to a sender: consecutive values are consecutive CQEs. */
+let position = 0;
+/** The position of the completion being handed to its sender now. */
+export const completionPosition = (): number => position;
+
 function complete(segment: UringSegment, res: number, flags: number): void {
+  position++;
   // A SEND_ZC's send CQE carries F_MORE when a notification CQE follows.
   if (flags & CQE_F_NOTIF || !(flags & CQE_F_MORE)) {
     byTag[segment.tag] = null;

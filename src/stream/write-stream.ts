@@ -17,14 +17,15 @@ export interface WriteStreamOptions {
 type Target = Parameters<typeof aioWrite>[0];
 
 const DEFAULT_HIGH_WATER_MARK = 4 << 20;
+const noop = () => {};
 
 class AioWriteStream extends Writable {
   private readonly target: Target;
   private readonly endTarget: boolean;
   private readonly abort = new AbortController();
   private readonly writeOptions: AioWriteOptions;
-  /** The batch the kernel holds, until every chunk of it is released. */
-  private inFlight: Promise<unknown> | null = null;
+  /** Settles once the kernel released every chunk of the write or batch it was last given. */
+  private inFlight: Promise<void> | null = null;
 
   constructor(target: Target, options: WriteStreamOptions) {
     super({ highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, decodeStrings: true });
@@ -34,21 +35,26 @@ class AioWriteStream extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this._writev([{ chunk }], callback);
+    this.send(chunk, callback);
   }
 
   /**
-   * A batch of chunks goes to the kernel at once, each an aioWrite job in order (the public API
-   * has no vectored job); the callback waits for the last release.
+   * A batch of chunks (buffered while the previous write was out, or corked) is one batched
+   * aioWrite: one promise, the chunks' bytes in order. Node calls every chunk's callback back
+   * through this one, so they all fire once the kernel released the last chunk.
    */
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    const jobs = chunks.map(({ chunk }) => aioWrite(this.target, chunk, this.writeOptions));
-    const batch = Promise.all(jobs);
-    // Every job must have settled (released) before the stream reports, even when one failed.
-    this.inFlight = Promise.allSettled(jobs);
-    batch.then(
+    this.send(chunks.length === 1 ? chunks[0]!.chunk : chunks.map((c) => c.chunk), callback);
+  }
+
+  /** A batch settles only once every chunk in it settled (released), whether or not one failed. */
+  private send(data: Buffer | Buffer[], callback: (error?: Error | null) => void): void {
+    const job = aioWrite(this.target, data, this.writeOptions);
+    this.inFlight = job.then(noop, noop);
+    job.then(
       () => callback(),
-      (err: Error) => this.inFlight!.then(() => callback(err)),
+      // The stream's error is the chunk's own, not the batch's summary.
+      (err: Error & { failures?: unknown }) => callback(err.failures && err.cause instanceof Error ? err.cause : err),
     );
   }
 

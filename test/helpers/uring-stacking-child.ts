@@ -1,0 +1,60 @@
+// Child process for test/uring-notif-accounting.test.ts (a process picks its zero-copy backend
+// once: AIOTX_BACKEND=uring). Writes --jobs aioWrite jobs of --size bytes, --depth in flight,
+// Nagle on, over the rig connection --ends (the parent runs the ACK injector) or, without it, over
+// loopback to a local reader; prints one JSON line: the summed results, how many COPIED flags
+// the backend attributed to a stacked notification's owner, and TCP_INFO.
+import { randomFillSync } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { closeSinkSocket, openSinkSocket, type TcpSinkEnds } from 'aiotx-bench/internal/bench/tcp-sink-rig.js';
+import { tcpInfo } from 'aiotx-bench/internal/native/tcp-sink-ops.js';
+import { NotifRun } from '../../src/engine/uring-backend.js';
+import { aioWrite } from '../../src/index.js';
+
+const { values } = parseArgs({ options: { ends: { type: 'string' }, jobs: { type: 'string' }, size: { type: 'string' }, depth: { type: 'string' } }, strict: true });
+const jobs = Number(values.jobs);
+const size = Number(values.size);
+const depth = Number(values.depth);
+
+let socket: Socket;
+let done: () => Promise<unknown>;
+let fd = -1;
+if (values.ends) {
+  const sink = openSinkSocket(JSON.parse(values.ends) as TcpSinkEnds);
+  ({ socket, fd } = sink);
+  done = async () => {
+    for (let i = 0; i < 500 && tcpInfo(fd).unacked > 0; i++) await sleep(10);
+    const info = tcpInfo(fd);
+    closeSinkSocket(socket, fd);
+    return info;
+  };
+} else {
+  const server = createServer((s) => s.resume()).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  socket = connect((server.address() as { port: number }).port, '127.0.0.1');
+  await once(socket, 'connect');
+  done = async () => {
+    socket.destroy();
+    server.close();
+    return null;
+  };
+}
+socket.on('error', () => {});
+// A working set larger than the cache would be cold; these are distinct buffers, reused in turn.
+const buffers = Array.from({ length: depth * 2 }, () => randomFillSync(Buffer.allocUnsafeSlow(size)));
+const total = { bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, backends: [] as string[] };
+let next = 0;
+async function lane(): Promise<void> {
+  while (next < jobs) {
+    const r = await aioWrite(socket, buffers[next++ % buffers.length]!, { zeroCopy: 'on' });
+    total.bytes += r.bytes;
+    total.zeroCopyBytes += r.zeroCopyBytes;
+    total.copiedBytes += r.copiedBytes;
+    if (!total.backends.includes(r.backend)) total.backends.push(r.backend);
+  }
+}
+await Promise.all(Array.from({ length: depth }, lane));
+const info = await done();
+process.stdout.write(`${JSON.stringify({ ...total, stacked: NotifRun.stacked, info })}\n`);
