@@ -63,6 +63,14 @@ export class Transmitter implements poller.Watcher {
   private readonly onJobAbort = (job: Job) => this.abortJob(job);
   private readonly onJobSettled = (job: Job) => this.held.delete(job);
   private waitingForNode = false;
+  /** A copy send met a full socket: nothing is tried again until epoll says it is writable. */
+  private blocked = false;
+  /** A pump is queued for the end of this turn (jobs queued in one turn share one gathered send). */
+  private flushQueued = false;
+  private readonly flush = () => {
+    this.flushQueued = false;
+    this.pump();
+  };
   /** UDP_SEGMENT currently set on the socket (0: none). */
   private segmentSize: number;
   /** A zero-copy segment went out since the last push of pending frames. */
@@ -108,6 +116,15 @@ export class Transmitter implements poller.Watcher {
     job.onAbort = this.onJobAbort;
     job.onSettled = this.onJobSettled;
     this.queue.push(job);
+    // Copy writes on a stream socket wait for the end of the turn, so that writes queued together
+    // (a batch, or lanes reacting to settled jobs) go out in one gathered send; while the socket
+    // is full they wait for epoll. Anything else is tried now.
+    if (job instanceof WriteJob && !this.origin.datagram && !job.started && this.backendFor(job) === this.copy) {
+      if (this.blocked || this.flushQueued) return;
+      this.flushQueued = true;
+      process.nextTick(this.flush);
+      return;
+    }
     this.pump();
   }
 
@@ -125,6 +142,7 @@ export class Transmitter implements poller.Watcher {
 
   /** Epoll says: writable, error queue non-empty, or hung up. */
   onReady(events: number): void {
+    this.blocked = false;
     if (events & EPOLLERR) this.reap();
     this.pump();
   }
@@ -194,7 +212,14 @@ export class Transmitter implements poller.Watcher {
         continue;
       }
       const r = job instanceof WriteJob ? this.submitWrite(job) : this.submitFile(job as FileJob);
-      if (r > 0) continue;
+      if (r > 0 && !this.copy.full) continue;
+      if (r > 0 || (r === EAGAIN && job.backend === 'copy' && !this.origin.datagram)) {
+        // The gathered send filled the socket: settled jobs leave the queue, the rest waits.
+        this.copy.full = false;
+        this.blocked = true;
+        while (this.queue.length > 0 && this.queue[0]!.done) this.hold(this.queue.shift()!);
+        break;
+      }
       if (r === EAGAIN || r === 0 || r === WAIT_RELEASE || r === PENDING) break;
       if (r === EFAULT && job instanceof WriteJob) {
         job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', DETACHED));
@@ -253,10 +278,27 @@ export class Transmitter implements poller.Watcher {
     }
     const backend = this.backendFor(job);
     if (backend !== this.zerocopy && this.zeroCopySending()) return PENDING;
+    if (backend === this.copy && !this.origin.datagram) return this.submitCopyRun(job);
     const n = backend.submit(job, job.remaining);
     // Nagle may hold back a zero-copy tail until an ACK; datagrams have no such tail.
     if (n > 0 && backend !== this.copy && !this.origin.datagram) this.zeroCopyTail = true;
     return n;
+  }
+
+  /**
+   * `head` and the copy jobs queued right behind it, in one gathered send: bytes accepted, or a
+   * -errno met at the first byte. A job that cannot join (a file, zero-copy, aborted) ends the run.
+   */
+  private submitCopyRun(head: WriteJob): number {
+    const copy = this.copy;
+    const queue = this.queue;
+    copy.gather(head);
+    for (let i = 1; i < queue.length; i++) {
+      const job = queue[i]!;
+      if (!(job instanceof WriteJob) || job.done || job.segmentSize !== 0 || job.signal?.aborted) break;
+      if (this.backendFor(job) !== copy || !copy.gather(job)) break;
+    }
+    return copy.sendGathered();
   }
 
   /** A send the backend had counted as accepted failed (the uring backend learns it later). */
