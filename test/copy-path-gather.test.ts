@@ -37,17 +37,27 @@ describe('copy path: gathered sends', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
   afterEach(closeAllPairs);
 
-  it('sends the writes of one turn in one gathered send, each settled with its own result', async () => {
+  it("sends a batch's buffers in one gathered send", async () => {
     const pair = await tcpPair();
     const received = receiveAll(pair.server);
-    const expected = new Expected();
     const buffers = sizes(10, 2000).map((n) => randomBytes(n));
-    for (const b of buffers) expected.add(b);
+    gathers.length = 0;
+    const r = await aioWrite(pair.client, buffers, { zeroCopy: 'off' });
+    assert.deepEqual(gathers, [10], 'a batch of ten small buffers, one sendv of ten');
+    const bytes = buffers.reduce((a, b) => a + b.length, 0);
+    assert.deepEqual(r, { bytes, zeroCopyBytes: 0, copiedBytes: bytes, segments: 10, backend: 'copy' });
+    await endAndCompare(pair, received, new Expected(...buffers));
+  });
+
+  it('gathers large writes of one turn, each settled with its own result', async () => {
+    const pair = await tcpPair();
+    const received = receiveAll(pair.server);
+    const buffers = sizes(10, 100000).map((n) => randomBytes(64 * 1024 + n));
     gathers.length = 0;
     const results = await Promise.all(buffers.map((b) => aioWrite(pair.client, b, { zeroCopy: 'off' })));
-    assert.deepEqual(gathers, [10], 'ten small writes of one turn, one sendv of ten buffers');
-    results.forEach((r, i) => assert.deepEqual(r, { bytes: buffers[i]!.length, zeroCopyBytes: 0, copiedBytes: buffers[i]!.length, segments: 1, backend: 'copy' }));
-    await endAndCompare(pair, received, expected);
+    assert.equal(gathers[0], 10, `ten writes of 64 KiB and up in one turn start as one sendv of ten: ${gathers.join(',')}`);
+    results.forEach((r, i) => assert.equal(r.bytes, buffers[i]!.length));
+    await endAndCompare(pair, received, new Expected(...buffers));
   });
 
   it('keeps call order interleaved with batches, sendFile and more than one gather of jobs', async () => {

@@ -10,10 +10,12 @@ import type { WriteJob } from './job.js';
 
 const EAGAIN = -constants.errno.EAGAIN;
 
-// What sendv() reads, shared by every socket (one call at a time), and emptied as soon as it
-// returned so it keeps no caller's memory alive.
-const datas: (ArrayBufferView | ArrayBuffer | undefined)[] = [];
+// The gather being built, shared by every socket (one is built and sent at a time, without
+// yielding), in fixed arrays that are cleared after each send so they keep no caller's memory.
+const jobs: (WriteJob | undefined)[] = new Array<undefined>(MAX_GATHER).fill(undefined);
+const datas: (ArrayBufferView | ArrayBuffer | undefined)[] = new Array<undefined>(MAX_GATHER).fill(undefined);
 const lengths = new Float64Array(MAX_GATHER + 1);
+let count = 0;
 
 export class CopyBackend implements Backend {
   readonly name = 'copy' as const;
@@ -21,8 +23,6 @@ export class CopyBackend implements Backend {
   readonly sending = false;
   /** The last sendGathered() found the socket full. */
   full = false;
-  /** The jobs of the next gathered send, in queue order. */
-  private readonly gathered: WriteJob[] = [];
 
   constructor(private readonly fd: number) {}
 
@@ -41,11 +41,11 @@ export class CopyBackend implements Backend {
 
   /** Adds a job (the first one may have started) to the next gathered send; false when full. */
   gather(job: WriteJob): boolean {
-    const n = this.gathered.length;
-    if (n === MAX_GATHER) return false;
-    this.gathered.push(job);
-    datas.push(job.data);
-    lengths[n] = job.remaining;
+    if (count === MAX_GATHER) return false;
+    jobs[count] = job;
+    datas[count] = job.data;
+    lengths[count] = job.remaining;
+    count++;
     return true;
   }
 
@@ -55,27 +55,36 @@ export class CopyBackend implements Backend {
    * the first byte (EAGAIN: full).
    */
   sendGathered(): number {
-    const gathered = this.gathered;
-    const n = gathered.length;
+    const n = count;
+    count = 0;
+    const head = jobs[0]!;
+    if (n === 1) {
+      // One job: the plain send is the cheaper crossing.
+      jobs[0] = datas[0] = undefined;
+      const r = this.submit(head, head.remaining);
+      this.full = r > 0 && head.remaining > 0;
+      return r;
+    }
     let r: number;
     try {
-      r = addon.sendv(this.fd, datas, lengths, n, gathered[0]!.submitted);
+      r = addon.sendv(this.fd, datas, lengths, n, head.submitted);
     } catch (err) {
-      gathered.length = 0;
+      for (let i = 0; i < n; i++) jobs[i] = undefined;
       throw err;
     } finally {
-      datas.length = 0;
+      for (let i = 0; i < n; i++) datas[i] = undefined;
     }
     this.full = lengths[n] === EAGAIN;
     let left = r;
-    for (let i = 0; i < n && left > 0; i++) {
-      const job = gathered[i]!;
+    for (let i = 0; i < n; i++) {
+      const job = jobs[i]!;
+      jobs[i] = undefined;
+      if (left <= 0) continue;
       const take = left < job.remaining ? left : job.remaining;
       left -= take;
       job.accepted(take);
       job.completed(take, true);
     }
-    gathered.length = 0;
     return r;
   }
 }

@@ -17,6 +17,13 @@ import * as poller from './poller.js';
 const EFAULT = -constants.errno.EFAULT;
 const EPOLLERR = 0x008;
 const EMPTY = Buffer.alloc(0);
+/**
+ * Copy writes from this size on wait for the end of the turn to be gathered with the others
+ * queued in it; smaller ones go out at the call. Measured on loopback (bench, 4 in flight): one
+ * sendmsg for four 1 MiB writes costs ~0.6-0.8x the CPU per GB of four sends, while gathering
+ * 32 KiB writes into 128 KiB sends was slower than sending each at once.
+ */
+const GATHER_FROM = 64 * 1024;
 
 /** Errors of sendfile(2) that belong to the file, not the socket: they end that job only. */
 const FILE_ERRORS = new Set(['EIO', 'EINVAL', 'EBADF', 'EOVERFLOW', 'ESPIPE', 'EISDIR', 'ENXIO'].map((n) => -constants.errno[n as keyof typeof constants.errno]));
@@ -116,14 +123,16 @@ export class Transmitter implements poller.Watcher {
     job.onAbort = this.onJobAbort;
     job.onSettled = this.onJobSettled;
     this.queue.push(job);
-    // Copy writes on a stream socket wait for the end of the turn, so that writes queued together
-    // (a batch, or lanes reacting to settled jobs) go out in one gathered send; while the socket
-    // is full they wait for epoll. Anything else is tried now.
     if (job instanceof WriteJob && !this.origin.datagram && !job.started && this.backendFor(job) === this.copy) {
-      if (this.blocked || this.flushQueued) return;
-      this.flushQueued = true;
-      process.nextTick(this.flush);
-      return;
+      // The socket is full: epoll's writability pumps, sending everything queued by then gathered.
+      if (this.blocked) return;
+      // A batch's buffers, and large writes of one turn, go out together.
+      if (job.length >= GATHER_FROM || job.batched) {
+        if (this.flushQueued) return;
+        this.flushQueued = true;
+        process.nextTick(this.flush);
+        return;
+      }
     }
     this.pump();
   }
