@@ -123,7 +123,7 @@ export class Transmitter implements poller.Watcher {
     job.onAbort = this.onJobAbort;
     job.onSettled = this.onJobSettled;
     this.queue.push(job);
-    if (job instanceof WriteJob && !this.origin.datagram && !job.started && this.backendFor(job) === this.copy) {
+    if (job instanceof WriteJob && !this.origin.datagram && !job.done && this.backendFor(job) === this.copy) {
       // The socket is full: epoll's writability pumps, sending everything queued by then gathered.
       if (this.blocked) return;
       // A batch's buffers, and large writes of one turn, go out together.
