@@ -52,9 +52,23 @@ export function aioWrite(target: Target, data: Data | readonly Data[], options: 
         throw typeError('aioWrite: options.segmentSize applies to datagram sockets only', 'ERR_INVALID_ARG_VALUE');
       }
     }
-    const buffers = batch ?? [data as Data];
+    if (!batch) {
+      // One buffer, the common case: no arrays, no batch settler.
+      const job = new WriteJob(data as Data, mode, new PromiseSettler(resolve, reject), signal);
+      job.segmentSize = segmentSize ?? 0;
+      let tx;
+      try {
+        poolOf(data as Data)?.claim(job, data as Data);
+        tx = transmitterFor(target, 'aioWrite');
+      } catch (err) {
+        job.cancel();
+        return reject(err);
+      }
+      return enqueueWhenReady(tx, job);
+    }
+    const buffers = batch;
     if (buffers.length === 0) return resolve({ bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, segments: 0, backend: 'copy' });
-    const settler: Settler = batch ? new Batch(batch.length, resolve, reject) : new PromiseSettler(resolve, reject);
+    const settler: Settler = new Batch(batch.length, resolve, reject);
     const jobs: WriteJob[] = [];
     // Claim wired buffers before adopting the socket: a refused claim must leave nothing behind,
     // and a failed adoption gives the buffers back (job.fail runs each release hook).

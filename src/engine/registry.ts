@@ -138,9 +138,11 @@ function handleOf(socket: Socket): { fd?: number; constructor?: { name?: string 
 }
 
 /** Bytes written under a TLS (or any wrapping) socket would bypass what it does to them. */
+const PLAIN_HANDLES = new Set(['TCP', 'Pipe']);
+
 function checkPlain(socket: Socket, api: string): void {
   const handle = handleOf(socket);
-  if ((socket as { encrypted?: boolean }).encrypted || (handle && !['TCP', 'Pipe'].includes(handle.constructor?.name ?? ''))) {
+  if ((socket as { encrypted?: boolean }).encrypted || (handle && !PLAIN_HANDLES.has(handle.constructor?.name ?? ''))) {
     throw typeError(`${api}: only plain TCP and pipe sockets are supported; writing under TLS would bypass the encryption`, 'ERR_INVALID_ARG_VALUE');
   }
 }
