@@ -6,7 +6,7 @@ import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import type { Socket } from 'node:net';
 import { extname } from 'node:path';
 import { contentType } from 'mime-types';
-import { sendOwnedFile } from '../api/send-file.js';
+import { sendFile, sendOwnedFile } from '../api/send-file.js';
 import { cacheControlValue, maxAgeMs } from './cache-control.js';
 import { etagOf, isConditional, isFresh, isRangeFresh, preconditionFails, type Validators } from './conditional.js';
 import { fallbackReason, type FallbackReason } from './fast-path.js';
@@ -323,7 +323,9 @@ function bodyBySendFile(res: ServerResponse, file: OpenFile, offset: number, len
   return ownSocket(res)
     .then((socket) => {
       if (!socket || ac.signal.aborted) throw ac.signal.reason ?? new Error('the response closed before it owned its connection');
-      return sendOwnedFile(socket, file.fd, file.stat.size, { offset, length, signal: ac.signal });
+      const how = { offset, length, signal: ac.signal };
+      // A regular file this response opened and closes: no duplicate; anything else gets sendFile's own checks.
+      return file.stat.isFile() ? sendOwnedFile(socket, file.fd, file.stat.size, how) : sendFile(socket, file.fd, how);
     })
     .then(
       (r): ServeResult => {
