@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.c",
         "native/args.c",
+        "native/file_ops.c",
         "native/poller.c",
         "native/probe.c",
         "native/socket_ops.c",

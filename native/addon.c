@@ -27,6 +27,7 @@ static napi_value init(napi_env env, napi_value exports) {
   ax_init_poller(env, exports);
   ax_init_probe(env, exports);
   ax_init_uring(env, exports);
+  ax_init_file_ops(env, exports);
   return exports;
 }
 

@@ -62,5 +62,6 @@ void ax_init_socket_ops(napi_env env, napi_value exports);
 void ax_init_poller(napi_env env, napi_value exports);
 void ax_init_probe(napi_env env, napi_value exports);
 void ax_init_uring(napi_env env, napi_value exports);
+void ax_init_file_ops(napi_env env, napi_value exports);
 
 #endif

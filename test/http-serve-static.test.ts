@@ -20,6 +20,7 @@ describe('serveStatic: root containment', () => {
   const inside = randomBytes(300_000);
   const opened: string[] = [];
   const realOpen = fs.open;
+  const realOpenSync = fs.openSync;
   let server: Server;
   let strictServer: Server;
   let host = '';
@@ -35,11 +36,16 @@ describe('serveStatic: root containment', () => {
     symlinkSync(join(top, 'secret.txt'), join(root, 'link-out'));
     symlinkSync(outside, join(root, 'dir-out'));
     symlinkSync(join(root, 'a.txt'), join(root, 'link-in'));
-    // Record every path the server opens (the middleware's `open` binding follows node:fs).
+    // Record every path the server opens by path (the middleware's `open`/`openSync` bindings
+    // follow node:fs); its openat2 from the root fd cannot leave root by construction.
     fs.open = ((path: fs.PathLike, ...rest: unknown[]) => {
       opened.push(resolve(String(path)));
       return (realOpen as (...a: unknown[]) => void)(path, ...rest);
     }) as typeof fs.open;
+    fs.openSync = ((path: fs.PathLike, ...rest: unknown[]) => {
+      opened.push(resolve(String(path)));
+      return (realOpenSync as (...a: unknown[]) => number)(path, ...rest);
+    }) as typeof fs.openSync;
     syncBuiltinESMExports();
     server = createServer((req, res) => serveStatic(root)(req, res));
     strictServer = createServer((req, res) => serveStatic(root, { fallthrough: false })(req, res));
@@ -48,6 +54,7 @@ describe('serveStatic: root containment', () => {
   });
   after(async () => {
     fs.open = realOpen;
+    fs.openSync = realOpenSync;
     syncBuiltinESMExports();
     await close(server);
     await close(strictServer);

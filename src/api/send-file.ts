@@ -2,7 +2,7 @@
 // aioWrite jobs on the same socket (headers by aioWrite, body by sendFile).
 import type { FileHandle } from 'node:fs/promises';
 import { abortError, rangeError, stateError, typeError, type AiotxError } from '../engine/errors.js';
-import { openFileSource, type FileSource } from '../engine/file-source.js';
+import { openFileSource, type FileSource, type OwnedFile } from '../engine/file-source.js';
 import { FileJob, PromiseSettler, type WriteResult } from '../engine/job.js';
 import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
 import { checkOptions, checkSignal, enqueueWhenReady } from './arguments.js';
@@ -43,10 +43,22 @@ function checkFile(file: unknown): FileSource {
 }
 
 export function sendFile(target: Target, file: string | number | FileHandle, options: SendFileOptions = {}): Promise<WriteResult> {
+  return start(target, () => checkFile(file), options);
+}
+
+/**
+ * sendFile of an fd the caller opened, checked (a regular file of `size` bytes) and keeps open
+ * until the promise settles: no duplicate, no fstat. For aiotx's own surfaces (serveFile).
+ */
+export function sendOwnedFile(target: Target, fd: number, size: number, options: SendFileOptions = {}): Promise<WriteResult> {
+  return start(target, () => ({ owned: fd, size }), options);
+}
+
+function start(target: Target, sourceOf: () => FileSource | OwnedFile, options: SendFileOptions): Promise<WriteResult> {
   return new Promise<WriteResult>((resolve, reject) => {
     const settler = new PromiseSettler(resolve, reject);
     checkTarget(target, 'sendFile');
-    const source = checkFile(file);
+    const source = sourceOf();
     checkOptions(options, 'sendFile');
     const offset = checkCount(options.offset, 'options.offset') ?? 0;
     const length = checkCount(options.length, 'options.length');

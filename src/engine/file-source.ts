@@ -7,6 +7,15 @@ import { errnoError, typeError } from './errors.js';
 
 export type FileSource = string | number | FileHandle;
 
+/**
+ * A file its opener already checked (a regular file, this size) and keeps open until the job
+ * settles: sent through that very descriptor, with no duplicate and no second fstat.
+ */
+export interface OwnedFile {
+  owned: number;
+  size: number;
+}
+
 export interface OpenFile {
   fd: number;
   size: number;
@@ -26,7 +35,8 @@ function notRegular(st: Stats): Error | null {
  * caller cannot race) the file. A path is opened non-blocking: a FIFO would otherwise block a
  * thread-pool thread until a writer appears, before its type could be checked.
  */
-export function openFileSource(file: FileSource): Promise<OpenFile> {
+export function openFileSource(file: FileSource | OwnedFile): Promise<OpenFile> {
+  if (typeof file === 'object' && 'owned' in file) return Promise.resolve({ fd: file.owned, size: file.size, close: () => {} });
   if (typeof file !== 'string') {
     const theirs = typeof file === 'number' ? file : file.fd;
     const fd = addon.dup(theirs);
@@ -59,4 +69,13 @@ export function openFileSource(file: FileSource): Promise<OpenFile> {
       });
     });
   });
+}
+
+/**
+ * Opens `relative` (O_RDONLY | O_NONBLOCK) beneath the directory `root` names now, by openat2(2):
+ * no `..` above it, no absolute path or symlink, no /proc magic link. An fd, or -errno, where
+ * EXDEV/ELOOP mean "not provably inside" and ENOSYS an older kernel: the caller decides the slow way.
+ */
+export function openBeneath(root: string, relative: string): number {
+  return addon.openBeneath(root, relative);
 }

@@ -24,6 +24,8 @@ const EMPTY = Buffer.alloc(0);
  * 32 KiB writes into 128 KiB sends was slower than sending each at once.
  */
 const GATHER_FROM = 64 * 1024;
+/** sendfileAll's out-flag: 1 when it stopped because the socket was full. */
+const sendfileState = new Int32Array(1);
 
 /** Errors of sendfile(2) that belong to the file, not the socket: they end that job only. */
 const FILE_ERRORS = new Set(['EIO', 'EINVAL', 'EBADF', 'EOVERFLOW', 'ESPIPE', 'EISDIR', 'ENXIO'].map((n) => -constants.errno[n as keyof typeof constants.errno]));
@@ -329,10 +331,12 @@ export class Transmitter implements poller.Watcher {
 
   private submitFile(job: FileJob): number {
     if (this.zeroCopySending()) return PENDING;
-    const n = addon.sendfile(this.fd, job.fd, job.offset + job.submitted, job.remaining);
+    const n = addon.sendfileAll(this.fd, job.fd, job.offset + job.submitted, job.remaining, sendfileState);
     if (n > 0) {
       job.accepted(n);
       job.completed(n, true);
+      // It stopped at EAGAIN: another call would only meet it again.
+      if (sendfileState[0] === 1) return EAGAIN;
     } else if (n === 0) {
       job.stop(stateError(`sendFile: the file ended ${job.remaining} bytes early (truncated while sending?)`, 'ERR_AIOTX_FILE_TRUNCATED'));
       return 1; // the job is done; go on with the next

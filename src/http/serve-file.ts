@@ -1,12 +1,12 @@
 // serveFile: one file as an HTTP/1.1 response on a node:http ServerResponse, with the status and
 // headers `send` (behind express.static) gives it, and the body by sendfile(2) through aiotx
 // once the headers have left. The response ends only after the kernel released the body.
-import { close, constants, createReadStream, fstat, open, read, type Stats } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, openSync, read, type Stats } from 'node:fs';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { extname } from 'node:path';
 import { contentType } from 'mime-types';
-import { sendFile } from '../api/send-file.js';
+import { sendFile, sendOwnedFile } from '../api/send-file.js';
 import { cacheControlValue, maxAgeMs } from './cache-control.js';
 import { etagOf, isConditional, isFresh, isRangeFresh, preconditionFails, type Validators } from './conditional.js';
 import { fallbackReason, type FallbackReason } from './fast-path.js';
@@ -101,20 +101,41 @@ export function settingsOf(o: FileResponseOptions & { maxage?: number | string }
   };
 }
 
-/** Opens without blocking on a FIFO or device, so that only a regular file is ever read. */
+/**
+ * Opens without blocking on a FIFO or device, so that only a regular file is ever read. On the
+ * loop thread, as nginx does: for a local, page-cached file open + fstat cost less than one
+ * thread-pool round trip.
+ */
+export function openFileSync(path: string): OpenFile {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  return statOpened(fd, path);
+}
+
+/** The OpenFile of an fd just opened from `path`; closes it when fstat fails. */
+export function statOpened(fd: number, path: string): OpenFile {
+  try {
+    return { fd, path, stat: fstatSync(fd) };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
 export function openFile(path: string): Promise<OpenFile> {
-  return new Promise((resolve, reject) => {
-    open(path, constants.O_RDONLY | constants.O_NONBLOCK, (err, fd) => {
-      if (err) return reject(err);
-      fstat(fd, (e, stat) => {
-        if (e) {
-          close(fd, () => {});
-          return reject(e);
-        }
-        resolve({ fd, path, stat });
-      });
-    });
-  });
+  try {
+    return Promise.resolve(openFileSync(path));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** Closes a file serveFile opened (a regular file or directory: close(2) does not block). */
+export function closeFile(file: OpenFile): void {
+  try {
+    closeSync(file.fd);
+  } catch {
+    // already closed: nothing to release
+  }
 }
 
 /** The status for a file that could not be opened. */
@@ -165,7 +186,7 @@ export async function serveFile(req: IncomingMessage, res: ServerResponse, file:
     return { status, body: 'none', bytes: 0 };
   }
   if (!opened.stat.isFile()) {
-    close(opened.fd, () => {});
+    closeFile(opened);
     refuse(404);
     await closed;
     return { status: 404, body: 'none', bytes: 0 };
@@ -206,7 +227,7 @@ export function respond(
   signal?: AbortSignal,
 ): Promise<ServeResult> {
   const done = (status: number, body: BodyPath = 'none'): Promise<ServeResult> => {
-    close(file.fd, () => {});
+    closeFile(file);
     return Promise.resolve({ status, body, bytes: 0 });
   };
   if (res.headersSent) {
@@ -302,7 +323,9 @@ function bodyBySendFile(res: ServerResponse, file: OpenFile, offset: number, len
   return ownSocket(res)
     .then((socket) => {
       if (!socket || ac.signal.aborted) throw ac.signal.reason ?? new Error('the response closed before it owned its connection');
-      return sendFile(socket, file.fd, { offset, length, signal: ac.signal });
+      const how = { offset, length, signal: ac.signal };
+      // A regular file this response opened and closes: no duplicate; anything else gets sendFile's own checks.
+      return file.stat.isFile() ? sendOwnedFile(socket, file.fd, file.stat.size, how) : sendFile(socket, file.fd, how);
     })
     .then(
       (r): ServeResult => {
@@ -315,7 +338,7 @@ function bodyBySendFile(res: ServerResponse, file: OpenFile, offset: number, len
         return { status, body: 'sendfile', bytes: 0, error };
       },
     )
-    .finally(() => close(file.fd, () => {}));
+    .finally(() => closeFile(file));
 }
 
 function bodyFromBuffer(res: ServerResponse, file: OpenFile, offset: number, length: number, fallback: FallbackReason, signal?: AbortSignal): Promise<ServeResult> {
@@ -339,7 +362,7 @@ function bodyFromBuffer(res: ServerResponse, file: OpenFile, offset: number, len
       });
     };
     readMore(0);
-  }).finally(() => close(file.fd, () => {}));
+  }).finally(() => closeFile(file));
 }
 
 function truncated(missing: number): Error {

@@ -1,11 +1,12 @@
 // serveStatic: a drop-in for serve-static (the middleware behind express.static) for node:http,
 // Connect and Express, with the same options, defaults and answers, built on serveFile.
-import { close, realpath } from 'node:fs';
+import { realpath } from 'node:fs';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { extname, join, resolve, sep } from 'node:path';
+import { extname, join, relative, resolve, sep } from 'node:path';
+import { openBeneath } from '../engine/file-source.js';
 import { DOCUMENT_HEADERS, encodeUrl, escapeHtml, htmlDocument } from './html.js';
 import { hasDotSegment, isInside, mapUrlPath, realPathOf } from './safe-path.js';
-import { openFile, respond, settingsOf, statusOfOpenError, writeErrorPage, type FileResponseOptions, type OpenFile, type Settings } from './serve-file.js';
+import { closeFile, openFile, openFileSync, respond, statOpened, settingsOf, statusOfOpenError, writeErrorPage, type FileResponseOptions, type OpenFile, type Settings } from './serve-file.js';
 
 export interface ServeStaticOptions extends FileResponseOptions {
   /** Files and folders starting with a dot: 'ignore' (404, the default), 'deny' (403) or 'allow'. */
@@ -136,13 +137,17 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
 
     /** Opens a candidate; resolves null (and closes it) when it leads outside the root. */
     const openInside = async (p: string): Promise<OpenFile | null> => {
+      if (followOut) return openFileSync(p);
+      // openat2 proves "inside" in the one open; anything it will not prove (an absolute symlink
+      // that stays inside, an old kernel) or any error is decided by the path and real-path check.
+      const fd = openBeneath(rootPath, (relative(rootPath, p) || '.') + (p.endsWith(sep) ? '/' : ''));
+      if (fd >= 0) return statOpened(fd, p);
       const file = await openFile(p);
-      if (followOut) return file;
       let inside = false;
       try {
         inside = isInside(await realRootOnce(), realPathOf(file.fd, p));
       } finally {
-        if (!inside) close(file.fd, () => {});
+        if (!inside) closeFile(file);
       }
       return inside ? file : null;
     };
@@ -151,7 +156,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
       void respond(req, res, file, settings, fail);
     };
     const onDirectory = (file: OpenFile): void => {
-      close(file.fd, () => {});
+      closeFile(file);
       if (!redirect || trailingSlash) return fail(404);
       redirectToSlash(req, res);
     };
@@ -168,7 +173,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
         }
         if (!file) return fail(404);
         if (file.stat.isDirectory()) {
-          close(file.fd, () => {});
+          closeFile(file);
           lastError = undefined;
           continue;
         }
@@ -189,7 +194,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
       if (!file) return fail(404);
       if (file.stat.isDirectory()) return onDirectory(file);
       if (p.endsWith(sep) || !file.stat.isFile()) {
-        close(file.fd, () => {});
+        closeFile(file);
         return fail(404);
       }
       serve(file);
@@ -207,7 +212,7 @@ export function serveStatic(root: string, options: ServeStaticOptions = {}): Sta
         }
         if (!file) return fail(404);
         if (!file.stat.isFile()) {
-          close(file.fd, () => {});
+          closeFile(file);
           lastError = undefined;
           continue;
         }

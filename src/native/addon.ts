@@ -29,6 +29,10 @@ export interface Addon {
    */
   sendv(fd: number, datas: readonly (ArrayBufferView | ArrayBuffer | undefined)[], lengths: Float64Array, count: number, headOffset: number): number;
   sendfile(sockfd: number, filefd: number, offset: number, count: number): number;
+  /** sendfile until count is sent or the socket is full (then state[0] = 1); -errno when nothing went. */
+  sendfileAll(sockfd: number, filefd: number, offset: number, count: number, state: Int32Array): number;
+  /** open(2) of relative beneath root by openat2 (no `..` above it, no absolute or magic link): fd or -errno. */
+  openBeneath(root: string, relative: string): number;
   drainZerocopy(fd: number, out: Uint32Array): number;
   socketInfo(fd: number): SocketInfo | number;
   /** "dev:ino" identifying the kernel socket, with one fstat. */
