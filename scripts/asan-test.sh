@@ -12,6 +12,15 @@ for addon in build/Release/aiotx.node packages/bench/build/Release/aiotx_bench.n
   nm -u "$addon" | grep __asan_ >/dev/null || { echo "asan-test: $addon was not instrumented" >&2; exit 1; }
 done
 npx tsc -b
+# Tools the tests run (curl, wrk, nginx, ...) must not inherit the sanitizer preload: some hang
+# under it. Each gets a wrapper on PATH that drops LD_PRELOAD; node children keep it.
+shim="$(mktemp -d)"
+trap 'rm -rf "$shim"; restore' EXIT
+for tool in curl wrk nginx iperf3 netperf netserver ss ip tc; do
+  real="$(PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" || true)"
+  [ -n "$real" ] && printf '#!/bin/sh\nunset LD_PRELOAD\nexec %s "$@"\n' "$real" > "$shim/$tool" && chmod +x "$shim/$tool"
+done
+export PATH="$shim:$PATH"
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=(dist/test/*.test.js)
 LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
