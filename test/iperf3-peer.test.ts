@@ -53,15 +53,15 @@ test('every method against a stock iperf3 -s, the receiver column from its own r
   server.kill('SIGKILL');
 });
 
-/** A fake iperf3 server: the first connection is the control one, scripted; the rest are drained. */
-async function fakeServer(script: (control: Socket, read: (n: number) => Promise<Buffer>) => Promise<void>): Promise<{ port: number; server: Server }> {
-  let first = true;
+/** A fake iperf3 server: the first `scripted` connections are control ones, scripted; the rest are drained. */
+async function fakeServer(script: (control: Socket, read: (n: number) => Promise<Buffer>) => Promise<void>, scripted = 1): Promise<{ port: number; server: Server }> {
+  let left = scripted;
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => {});
-    if (!first) return void socket.resume();
-    first = false;
+    if (left === 0) return void socket.resume();
+    left--;
     let buffered = Buffer.alloc(0);
     let wake = () => {};
     socket.on('data', (c: Buffer) => {
@@ -107,6 +107,19 @@ test('a peer that sends the wrong state, an error state or nothing: a clear erro
     c.write(Buffer.concat([state(STATE.SERVER_ERROR), Buffer.from([0, 0, 0, 118, 0, 0, 0, 0])]));
   });
   await assert.rejects(Iperf3Test.open('127.0.0.1', failing.port, params), /server error \(iperf3 i_errno 118, errno 0\)/);
+
+  // A server still ending its previous test resets the next control connection before answering:
+  // the client connects again (here the second connection then sends a wrong state).
+  let connections = 0;
+  const resetting = await fakeServer(async (c, read) => {
+    await read(37);
+    if (++connections === 1) return void c.resetAndDestroy();
+    c.write(state(STATE.PARAM_EXCHANGE));
+    await readJson(read);
+    c.write(state(99));
+  }, 2);
+  await assert.rejects(Iperf3Test.open('127.0.0.1', resetting.port, params), /sent state 99 \(unknown\) where CREATE_STREAMS belongs/);
+  assert.equal(connections, 2, 'reset before any answer: connected again');
 
   const closing = await fakeServer(async (c, read) => {
     await read(37);

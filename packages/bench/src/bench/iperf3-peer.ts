@@ -52,6 +52,10 @@ export const streamId = (index: number) => (index === 0 ? 1 : index + 2);
 
 /** Bytes from the control socket, read in exact amounts against a deadline, never more than asked. */
 class Reader {
+  /** Bytes the peer ever sent on this connection. */
+  private received = 0;
+  /** The peer reset the connection before sending a byte (an iperf3 -s still ending its last test). */
+  resetBeforeAnswer = false;
   private chunks: Buffer[] = [];
   private buffered = 0;
   private wake: (() => void) | null = null;
@@ -62,6 +66,7 @@ class Reader {
     private readonly where: string,
   ) {
     socket.on('data', (c: Buffer) => {
+      this.received += c.length;
       this.chunks.push(c);
       this.buffered += c.length;
       // The protocol never has the peer send ahead by more than one results message.
@@ -69,7 +74,10 @@ class Reader {
       this.wake?.();
     });
     socket.on('end', () => this.finish('the peer closed the control connection'));
-    socket.on('error', (err) => this.finish(err.message));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET' && this.received === 0 && this.ended === null) this.resetBeforeAnswer = true;
+      this.finish(err.message);
+    });
     socket.on('close', () => this.finish('the control connection closed'));
   }
 
@@ -157,6 +165,12 @@ export class Iperf3Test {
         first = await t.readState(STEP_MS, 'PARAM_EXCHANGE', false);
       } catch (err) {
         t.close();
+        // A stock iperf3 -s that is still tearing down the previous test can reset a new control
+        // connection before answering it: that one is tried again, like ACCESS_DENIED below.
+        if (t.reader.resetBeforeAnswer && Date.now() < until) {
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
         throw err;
       }
       // Still busy with the previous test (ours, a moment ago): ask again shortly.
