@@ -76,14 +76,15 @@ describe('fault: 1,000 sockets x 4 jobs in flight', { skip: skipReason() }, () =
       assert.equal(r.failed, 0);
       assert.deepEqual(r.leaks, { transmitters: 0, ringTags: 0, fds: [], vmPinKb: 0, vmLckKb: 0 }, 'nothing held after the round');
     }
-    // The first round warms heaps and caches; later rounds must not add to it (8 MiB of slack
-    // for allocator noise: a leak of one round's buffers alone would be 64 MiB).
+    // The first round warms heaps and caches; later rounds must not add to it (16 MiB of slack
+    // for allocator and V8 heap noise, seen up to 8.1 MiB: a leak of one round's buffers alone
+    // would be 64 MiB).
     const growth = rounds[ROUNDS - 1]!.rssKb - rounds[1]!.rssKb;
     // Under AddressSanitizer (scripts/asan-test.sh) freed memory sits in its quarantine by design:
     // RSS says nothing there, so it is only reported.
     const sanitized = (process.env.LD_PRELOAD ?? '').includes('libasan');
     if (sanitized) t.diagnostic(`RSS under ASan (not checked): ${rounds.map((r) => r.rssKb).join(', ')} KiB`);
-    else assert.ok(growth < 8 << 10, `RSS grew ${growth} KiB from round 2 to round ${ROUNDS}: ${rounds.map((r) => r.rssKb).join(', ')} KiB`);
+    else assert.ok(growth < 16 << 10, `RSS grew ${growth} KiB from round 2 to round ${ROUNDS}: ${rounds.map((r) => r.rssKb).join(', ')} KiB`);
     figures(t, 'thousand-sockets', {
       backend: rounds[0]!.backend,
       sockets: SOCKETS,
