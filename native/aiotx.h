@@ -23,9 +23,6 @@ void ax_set_bool(napi_env env, napi_value obj, const char *key, bool b);
 void ax_set_str(napi_env env, napi_value obj, const char *key, const char *s);
 void ax_export(napi_env env, napi_value exports, const char *name, napi_callback fn);
 
-/* Buffers one sendv() gathers into a sendmsg(2) (socket_ops.c). */
-#define AX_MAX_IOV 64
-
 /* Per-environment state (main thread or worker), freed with the environment. */
 typedef struct ax_poller ax_poller_t;
 typedef struct ax_ring ax_ring_t;

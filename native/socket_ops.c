@@ -54,102 +54,6 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return ax_int(env, n < 0 ? -errno : n);
 }
 
-/* sendv(fd, datas, lengths: Float64Array, count, headOffset) -> bytes accepted, or -errno when
- * none were. A stream socket's next `count` queued buffers in order, gathered into sendmsg(2)
- * calls: datas[0] from headOffset, the others from their start, lengths[i] bytes of each. Sends
- * until everything went, the socket is full (EAGAIN) or it fails. lengths[count] receives why it
- * stopped: 0 (everything went), -EAGAIN, or the -errno the next call will meet (an error after
- * some bytes, or -EFAULT: a buffer detached or shrunk since its job began ends the gather before
- * it, and is the call's result when it is the first). */
-static napi_value js_sendv(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  int fd;
-  int64_t count, head;
-  bool is;
-  if (!ax_get_args(env, info, 5, argv) || !ax_get_fd(env, argv[0], &fd) ||
-      !ax_get_safe_int(env, argv[3], "count must be a non-negative integer", &count) ||
-      !ax_get_safe_int(env, argv[4], "headOffset must be a non-negative integer", &head))
-    return NULL;
-  uint32_t have = 0;
-  if (napi_is_array(env, argv[1], &is) != napi_ok || !is || napi_get_array_length(env, argv[1], &have) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "datas must be an array");
-    return NULL;
-  }
-  if (count > AX_MAX_IOV || (uint64_t)count > have) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "count must be at most 64 and at most the entries of datas");
-    return NULL;
-  }
-  /* Elements first: a getter on one may run JavaScript, which must not see pointers taken yet. */
-  napi_value values[AX_MAX_IOV];
-  for (uint32_t i = 0; i < (uint32_t)count; i++)
-    if (napi_get_element(env, argv[1], i, &values[i]) != napi_ok) return NULL;
-  napi_typedarray_type type;
-  size_t nlengths = 0;
-  void *lbase = NULL;
-  if (napi_is_typedarray(env, argv[2], &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, argv[2], &type, &nlengths, &lbase, NULL, NULL) != napi_ok || type != napi_float64_array) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lengths must be a Float64Array");
-    return NULL;
-  }
-  if ((size_t)count >= nlengths || lbase == NULL) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "lengths must have more entries than count");
-    return NULL;
-  }
-  double *lengths = lbase;
-  struct iovec iov[AX_MAX_IOV];
-  int n = 0, bad = -1;
-  size_t want = 0;
-  for (int i = 0; i < (int)count; i++) {
-    uint8_t *data;
-    size_t len;
-    bool detached;
-    double l = lengths[i];
-    if (!ax_get_bytes(env, values[i], &data, &len, &detached)) return NULL;
-    if (!(l >= 0 && l <= 9007199254740991.0) || l != (double)(uint64_t)l) {
-      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "lengths must be non-negative integers");
-      return NULL;
-    }
-    uint64_t off = i == 0 ? (uint64_t)head : 0, length = (uint64_t)l;
-    if (detached || off > len || length > len - off) {
-      bad = i;
-      break;
-    }
-    if (length == 0) continue;
-    iov[n].iov_base = data + off;
-    iov[n].iov_len = (size_t)length;
-    want += (size_t)length;
-    n++;
-  }
-  int stop = bad >= 0 ? -EFAULT : 0;
-  if (n == 0) {
-    lengths[count] = stop;
-    return ax_int(env, stop);
-  }
-  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-  size_t total = 0;
-  for (;;) {
-    ssize_t r = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      stop = -errno;
-      break;
-    }
-    total += (size_t)r;
-    if (total >= want) break;
-    /* A short send: skip what went, then try the rest (it usually meets EAGAIN). */
-    size_t done = (size_t)r;
-    while (done > 0 && done >= msg.msg_iov->iov_len) {
-      done -= msg.msg_iov->iov_len;
-      msg.msg_iov++;
-      msg.msg_iovlen--;
-    }
-    msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + done;
-    msg.msg_iov->iov_len -= done;
-  }
-  lengths[count] = stop;
-  return ax_int(env, total > 0 ? (int64_t)total : stop);
-}
-
 /* sendfile(sockfd, filefd, offset, count) -> bytes sent (0 at end of file) or -errno.
  * sendfile(2) has no MSG_DONTWAIT, and O_NONBLOCK belongs to the open file description the
  * caller shares with aiotx's duplicate: a blocking socket is made non-blocking for this call
@@ -402,7 +306,6 @@ static napi_value js_is_detached(napi_env env, napi_callback_info info) {
 
 void ax_init_socket_ops(napi_env env, napi_value exports) {
   ax_export(env, exports, "send", js_send);
-  ax_export(env, exports, "sendv", js_sendv);
   ax_export(env, exports, "sendfile", js_sendfile);
   ax_export(env, exports, "drainZerocopy", js_drain_zerocopy);
   ax_export(env, exports, "socketInfo", js_socket_info);

@@ -79,11 +79,6 @@ export abstract class Job {
     return this.submitted > 0;
   }
 
-  /** One of a batch's jobs (settled together with the others). */
-  get batched(): boolean {
-    return !(this.settler instanceof PromiseSettler);
-  }
-
   get isSettled(): boolean {
     return this.settled;
   }

@@ -17,13 +17,6 @@ import * as poller from './poller.js';
 const EFAULT = -constants.errno.EFAULT;
 const EPOLLERR = 0x008;
 const EMPTY = Buffer.alloc(0);
-/**
- * Copy writes from this size on wait for the end of the turn to be gathered with the others
- * queued in it; smaller ones go out at the call. Measured on loopback (bench, 4 in flight): one
- * sendmsg for four 1 MiB writes costs ~0.6-0.8x the CPU per GB of four sends, while gathering
- * 32 KiB writes into 128 KiB sends was slower than sending each at once.
- */
-const GATHER_FROM = 64 * 1024;
 /** sendfileAll's out-flag: 1 when it stopped because the socket was full. */
 const sendfileState = new Int32Array(1);
 
@@ -72,14 +65,6 @@ export class Transmitter implements poller.Watcher {
   private readonly onJobAbort = (job: Job) => this.abortJob(job);
   private readonly onJobSettled = (job: Job) => this.held.delete(job);
   private waitingForNode = false;
-  /** A copy send met a full socket: nothing is tried again until epoll says it is writable. */
-  private blocked = false;
-  /** A pump is queued for the end of this turn (jobs queued in one turn share one gathered send). */
-  private flushQueued = false;
-  private readonly flush = () => {
-    this.flushQueued = false;
-    this.pump();
-  };
   /** UDP_SEGMENT currently set on the socket (0: none). */
   private segmentSize: number;
   /** A zero-copy segment went out since the last push of pending frames. */
@@ -125,17 +110,6 @@ export class Transmitter implements poller.Watcher {
     job.onAbort = this.onJobAbort;
     job.onSettled = this.onJobSettled;
     this.queue.push(job);
-    if (job instanceof WriteJob && !this.origin.datagram && !job.done && this.backendFor(job) === this.copy) {
-      // The socket is full: epoll's writability pumps, sending everything queued by then gathered.
-      if (this.blocked) return;
-      // A batch's buffers, and large writes of one turn, go out together.
-      if (job.length >= GATHER_FROM || job.batched) {
-        if (this.flushQueued) return;
-        this.flushQueued = true;
-        process.nextTick(this.flush);
-        return;
-      }
-    }
     this.pump();
   }
 
@@ -153,7 +127,6 @@ export class Transmitter implements poller.Watcher {
 
   /** Epoll says: writable, error queue non-empty, or hung up. */
   onReady(events: number): void {
-    this.blocked = false;
     if (events & EPOLLERR) this.reap();
     this.pump();
   }
@@ -223,14 +196,7 @@ export class Transmitter implements poller.Watcher {
         continue;
       }
       const r = job instanceof WriteJob ? this.submitWrite(job) : this.submitFile(job as FileJob);
-      if (r > 0 && !this.copy.full) continue;
-      if (r > 0 || (r === EAGAIN && job.backend === 'copy' && !this.origin.datagram)) {
-        // The gathered send filled the socket: settled jobs leave the queue, the rest waits.
-        this.copy.full = false;
-        this.blocked = true;
-        while (this.queue.length > 0 && this.queue[0]!.done) this.hold(this.queue.shift()!);
-        break;
-      }
+      if (r > 0) continue;
       if (r === EAGAIN || r === 0 || r === WAIT_RELEASE || r === PENDING) break;
       if (r === EFAULT && job instanceof WriteJob) {
         job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', DETACHED));
@@ -289,27 +255,10 @@ export class Transmitter implements poller.Watcher {
     }
     const backend = this.backendFor(job);
     if (backend !== this.zerocopy && this.zeroCopySending()) return PENDING;
-    if (backend === this.copy && !this.origin.datagram) return this.submitCopyRun(job);
     const n = backend.submit(job, job.remaining);
     // Nagle may hold back a zero-copy tail until an ACK; datagrams have no such tail.
     if (n > 0 && backend !== this.copy && !this.origin.datagram) this.zeroCopyTail = true;
     return n;
-  }
-
-  /**
-   * `head` and the copy jobs queued right behind it, in one gathered send: bytes accepted, or a
-   * -errno met at the first byte. A job that cannot join (a file, zero-copy, aborted) ends the run.
-   */
-  private submitCopyRun(head: WriteJob): number {
-    const copy = this.copy;
-    const queue = this.queue;
-    copy.gather(head);
-    for (let i = 1; i < queue.length; i++) {
-      const job = queue[i]!;
-      if (!(job instanceof WriteJob) || job.done || job.segmentSize !== 0 || job.signal?.aborted) break;
-      if (this.backendFor(job) !== copy || !copy.gather(job)) break;
-    }
-    return copy.sendGathered();
   }
 
   /** A send the backend had counted as accepted failed (the uring backend learns it later). */

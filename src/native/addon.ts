@@ -22,12 +22,6 @@ export interface NetdevFeatures {
 /** Functions return a count/0 on success or a negative errno, except where they throw on bad arguments. */
 export interface Addon {
   send(fd: number, data: ArrayBufferView | ArrayBuffer, offset: number, length: number, zerocopy: boolean): number;
-  /**
-   * A stream socket's next `count` buffers in one gather (at most MAX_GATHER): datas[0] from
-   * headOffset, lengths[i] bytes of each; bytes accepted or -errno when none. lengths[count]
-   * receives why it stopped: 0 (all went), -EAGAIN (socket full), or the -errno the next call meets.
-   */
-  sendv(fd: number, datas: readonly (ArrayBufferView | ArrayBuffer | undefined)[], lengths: Float64Array, count: number, headOffset: number): number;
   sendfile(sockfd: number, filefd: number, offset: number, count: number): number;
   /** sendfile until count is sent or the socket is full (then state[0] = 1); -errno when nothing went. */
   sendfileAll(sockfd: number, filefd: number, offset: number, count: number, state: Int32Array): number;
@@ -63,9 +57,6 @@ export interface Addon {
   uringUnregisterBuffers(slot: number, count: number): number;
   uringBufferSlots(): number;
 }
-
-/** Buffers one sendv() gathers (AX_MAX_IOV in native/aiotx.h). */
-export const MAX_GATHER = 64;
 
 const require = createRequire(import.meta.url);
 
