@@ -19,7 +19,7 @@ import {
   ratio,
   serviceDemand,
 } from './cpu-accounting.js';
-import { findExternalTools, runExternal, type ExternalSample, type ExternalTools } from './external-rows.js';
+import { findExternalTools, runExternal, type ExternalTools } from './external-rows.js';
 import { startLocalServer } from './local-server.js';
 import { aiotxPeer, iperf3Peer, type PeerKind } from './peers.js';
 
@@ -114,7 +114,13 @@ export const IPERF3_NOTE =
 
 const SENDER_SCRIPT = fileURLToPath(new URL('./stream-sender.js', import.meta.url));
 
-function figuresOf(s: SenderSample, receiverCpuSeconds: number, size: number): RunFigures {
+/** A run's figures from what its sender measured (our sender's sample or an external tool's). */
+function figuresOf(
+  s: { bytes: number; wallSeconds: number; cpuSeconds: number; systemPercent: number; softirqPercent: number },
+  receiverCpuSeconds: number | null,
+  copiedBytes: number | null,
+  size: number,
+): RunFigures {
   return {
     bytes: s.bytes,
     wallSeconds: s.wallSeconds,
@@ -126,8 +132,8 @@ function figuresOf(s: SenderSample, receiverCpuSeconds: number, size: number): R
     cpuMicrosPerWrite: microsPerWrite(s.cpuSeconds, s.bytes, size),
     systemPercent: s.systemPercent,
     softirqPercent: s.softirqPercent,
-    receiverPercent: cpuPercentOfOneCore(receiverCpuSeconds, s.wallSeconds),
-    copiedShare: s.copiedBytes === null ? null : copiedShare(s.copiedBytes, s.bytes),
+    receiverPercent: receiverCpuSeconds === null ? NaN : cpuPercentOfOneCore(receiverCpuSeconds, s.wallSeconds),
+    copiedShare: copiedBytes === null ? null : copiedShare(copiedBytes, s.bytes),
   };
 }
 
@@ -170,23 +176,6 @@ export function addRatios(results: CellResult[]): void {
     r.gbitVsWrite = ratio(r.gbitPerSecond, write?.gbitPerSecond);
     r.cpuPerGBVsWrite = ratio(r.cpuSecondsPerGB, write?.cpuSecondsPerGB);
   }
-}
-
-function externalFigures(s: ExternalSample, size: number): RunFigures {
-  return {
-    bytes: s.bytes,
-    wallSeconds: s.wallSeconds,
-    cpuSeconds: s.cpuSeconds,
-    gbitPerSecond: gigabitsPerSecond(s.bytes, s.wallSeconds),
-    cpuPercent: cpuPercentOfOneCore(s.cpuSeconds, s.wallSeconds),
-    cpuSecondsPerGB: cpuSecondsPerGB(s.cpuSeconds, s.bytes),
-    serviceDemand: serviceDemand(s.cpuSeconds, s.bytes),
-    cpuMicrosPerWrite: microsPerWrite(s.cpuSeconds, s.bytes, size),
-    systemPercent: s.systemPercent,
-    softirqPercent: s.softirqPercent,
-    receiverPercent: s.receiverCpuSeconds === null ? NaN : cpuPercentOfOneCore(s.receiverCpuSeconds, s.wallSeconds),
-    copiedShare: null,
-  };
 }
 
 /** Why this machine cannot run `method`, or null. */
@@ -236,7 +225,8 @@ export async function runBench(options: BenchOptions, onCellStart: (cell: CellSt
             if (external !== null) {
               try {
                 const job = { tool: external, sendfile: method.endsWith('-sendfile'), size, durationSeconds: options.durationSeconds, sendfileSource };
-                cell.runs.push(externalFigures(await runExternal(tools, job), size));
+                const e = await runExternal(tools, job);
+                cell.runs.push(figuresOf(e, e.receiverCpuSeconds, null, size));
               } catch (err) {
                 Object.assign(cell, { status: 'failed', reason: (err as Error).message });
               }
@@ -260,7 +250,7 @@ export async function runBench(options: BenchOptions, onCellStart: (cell: CellSt
             } catch (err) {
               throw new Error(`${method} ${size} bytes, run ${run}: ${(err as Error).message}`);
             }
-            cell.runs.push(figuresOf(outcome.sample, receiverCpuSeconds, size));
+            cell.runs.push(figuresOf(outcome.sample, receiverCpuSeconds, outcome.sample.copiedBytes, size));
             if (outcome.sample.backend) backends.get(method)!.push(outcome.sample.backend);
           }
         }
