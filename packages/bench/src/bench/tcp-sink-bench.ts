@@ -44,6 +44,8 @@ export interface TcpSinkRunFigures {
   copiedShare: number | null;
   workingSetBytes: number;
   acks: number;
+  /** Packets the eBPF tracker saw leave (TSO skbs, before segmentation). */
+  packets: number;
   retransmissions: number;
 }
 
@@ -89,7 +91,7 @@ export const TCP_SINK_NOTE =
 
 const SENDER_SCRIPT = fileURLToPath(new URL('./tcp-sink-sender.js', import.meta.url));
 
-function figuresOf(s: TcpSinkSample, acks: number): TcpSinkRunFigures {
+function figuresOf(s: TcpSinkSample, tracked: { acks: number; packets: number }): TcpSinkRunFigures {
   const perGB = cpuSecondsPerGB(s.cpuSeconds, s.bytes);
   return {
     bytes: s.bytes,
@@ -105,7 +107,8 @@ function figuresOf(s: TcpSinkSample, acks: number): TcpSinkRunFigures {
     zeroCopyShare: s.zeroCopyBytes === null || s.bytes === 0 ? null : s.zeroCopyBytes / s.bytes,
     copiedShare: s.copiedBytes === null || s.bytes === 0 ? null : s.copiedBytes / s.bytes,
     workingSetBytes: s.workingSetBytes,
-    acks,
+    acks: tracked.acks,
+    packets: tracked.packets,
     retransmissions: s.totalRetrans,
   };
 }
@@ -115,7 +118,7 @@ function emptyCell(method: TcpSinkMethod, size: number): TcpSinkCell {
     method, size, status: 'ok', reason: null, backend: null,
     bytes: NaN, wallSeconds: NaN, cpuSeconds: NaN, gbitPerSecond: NaN, cpuPercent: NaN, cpuSecondsPerGB: NaN, serviceDemand: NaN,
     percentAt40Gbit: NaN, systemPercent: NaN, softirqPercent: NaN, zeroCopyShare: null, copiedShare: null, workingSetBytes: NaN,
-    acks: NaN, retransmissions: NaN,
+    acks: NaN, packets: NaN, retransmissions: NaN,
     gbitVsReference: null, cpuPerGBVsReference: null, gbitVsWrite: null, cpuPerGBVsWrite: null, cpuPerGBVsCopy: null, runs: [],
   };
 }
@@ -126,7 +129,7 @@ function summarize(cell: TcpSinkCell, backends: string[]): void {
   const mid = (pick: (r: TcpSinkRunFigures) => number) => median(runs.map(pick));
   const keys = [
     'bytes', 'wallSeconds', 'cpuSeconds', 'gbitPerSecond', 'cpuPercent', 'cpuSecondsPerGB', 'serviceDemand', 'percentAt40Gbit',
-    'systemPercent', 'softirqPercent', 'workingSetBytes', 'acks',
+    'systemPercent', 'softirqPercent', 'workingSetBytes', 'acks', 'packets',
   ] as const;
   for (const k of keys) cell[k] = mid((r) => r[k]);
   // Shares and retransmissions: the worst run, so one copied byte anywhere shows.
@@ -209,7 +212,7 @@ export async function runTcpSinkBench(options: TcpSinkBenchOptions, onCellStart:
             Object.assign(cell, { status: 'failed', reason: `run ${run}: ${mismatch}` });
             continue;
           }
-          cell.runs.push(figuresOf(outcome.sample, counters.acks));
+          cell.runs.push(figuresOf(outcome.sample, counters));
           if (outcome.sample.backend) backends.get(method)!.push(outcome.sample.backend);
         }
       }

@@ -52,5 +52,8 @@ export const TCP_SINK_TABLES: TcpSinkTable[] = [
   },
   { title: 'Bytes sent without a copy (zero-copy completions; worst run)', cell: (r) => exactShare(r.zeroCopyShare) },
   { title: 'Whole machine CPU, % of one core (softirq part; the ACK injector included)', cell: (r) => `${pct(r.systemPercent)} (${pct(r.softirqPercent)})` },
-  { title: 'Kernel check: ACKs injected, retransmissions (worst run)', cell: (r) => `${num(r.acks, 0)}, ${num(r.retransmissions, 0)}` },
+  {
+    title: 'Kernel check: ACKs injected, KiB per ACK, KiB per packet, retransmissions (worst run)',
+    cell: (r) => `${num(r.acks, 0)}, ${num(r.bytes / r.acks / 1024, 0)}, ${num(r.bytes / r.packets / 1024, 1)}, ${num(r.retransmissions, 0)}`,
+  },
 ];
