@@ -7,13 +7,22 @@
 // N = 1 and N = 1000 run interleaved, one child process per run (so its RSS is that run's).
 //
 //   npm run build && sudo node scripts/measure/many-sockets.mjs [--sockets 1,1000] [--rounds 3]
-//     [--duration 2] [--zero-copy off|on|pool] [--json] [--cpu-prof DIR]
+//     [--duration 2] [--zero-copy off|on|pool] [--floor] [--json] [--cpu-prof DIR]
+//
+// (wrap it in `flock /tmp/aiotx-rig.lock` on a shared machine; AIOTX_BACKEND=msgzerocopy picks that
+// backend for --zero-copy on, the children inherit it). --floor: before each round, the same
+// sends from a C loop over N sockets (many-sockets-floor.c, built with gcc into a temporary
+// directory): what the kernel alone loses going from one socket to N. --cpu-prof DIR: each child
+// writes a V8 CPU profile there.
 //
 // Per run: aggregate Gbit/s and CPU seconds per GB (process.cpuUsage over the timed interval,
 // GB = 1e9 bytes); memory after a gc: heapUsed and RSS with the N sockets open but never written,
 // then again once aiotx adopted them (one write per lane, settled, idle): the difference over N is
 // aiotx's state per socket; then again after the timed run (growth over the run) and the peak RSS
-// during it. Medians per N, and the ratio of N=1000's aggregate to N=1's.
+// during it. Medians per N, and the ratio of N=1000's aggregate to N=1's. The per-socket figures of
+// N=1 carry aiotx's fixed costs (backend, JIT) and gc noise; the marginal line (N=max vs N=1, over
+// the sockets added) is the state an added socket costs. RSS growth over the run is mostly V8
+// growing its young generation (heapTotal), not aiotx state: heapUsed after the run is the check.
 //
 // --zero-copy off: the copy path (send(2)); on: zero-copy (the default backend, io_uring here);
 // pool: zero-copy from aiotx's wired pool (createBufferPool). A pool buffer can carry one write at
