@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { choosePinning, onCpu, parseCpuList } from 'aiotx-bench/internal/bench/cpu-pin.js';
 import { bytesFitResponses, headProblem } from 'aiotx-bench/internal/bench/http-check.js';
 import type { HttpBenchReport } from 'aiotx-bench/internal/bench/http-bench.js';
 import { parseHttpBenchValues } from 'aiotx-bench/internal/bench/http-options.js';
@@ -109,11 +110,35 @@ test('nginx config and options: what the bench promises', () => {
   assert.throws(() => parseServerList('apache'), /unknown server 'apache'/);
   const o = parseHttpBenchValues({});
   assert.deepEqual([o.sizes, o.durationSeconds, o.connections, o.threads, o.repeat, o.warmupSeconds], [[65536, 1 << 20, 64 << 20], 2, 8, 1, 3, 1]);
+  assert.equal(o.pin, true, 'pinned by default');
+  assert.equal(parseHttpBenchValues({ 'no-pin': true }).pin, false);
   assert.throws(() => parseHttpBenchValues({ duration: '0.5' }), /--duration must be an integer/);
   assert.throws(() => parseHttpBenchValues({ threads: '4', connections: '2' }), /--threads \(4\) must not exceed/);
   const usage = spawnSync(process.execPath, [bin, 'bench', 'http', '--sizes', '1X'], { encoding: 'utf8' });
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /aiotx bench http: --sizes: not a size/);
+});
+
+test('pinning: CPU lists parse strictly, and a command started on a CPU runs only there', () => {
+  assert.deepEqual(parseCpuList('0-1'), [0, 1]);
+  assert.deepEqual(parseCpuList('3,0-1,1'), [0, 1, 3]);
+  for (const bad of ['', 'x', '2-1', '0-', '1,,2']) assert.deepEqual(parseCpuList(bad), [], bad);
+  assert.deepEqual(onCpu(null, 'wrk', ['-t', '1']), ['wrk', ['-t', '1']]);
+  const taskset = which('taskset');
+  assert.equal(choosePinning(null).pinning, null);
+  const allowed = parseCpuList(/^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!);
+  if (taskset === null || allowed.length < 2) {
+    assert.match(choosePinning(taskset).why!, /not pinned/);
+    return;
+  }
+  const { pinning } = choosePinning(taskset);
+  assert.deepEqual(pinning, { server: allowed[0], client: allowed.at(-1), taskset });
+  for (const cpu of [pinning!.server, pinning!.client]) {
+    const [cmd, args] = onCpu({ cpu, taskset }, 'sh', ['-c', 'grep Cpus_allowed_list /proc/self/status']);
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^Cpus_allowed_list:\\s*${cpu}\\s*$`, 'm'), `runs on CPU ${cpu} only`);
+  }
 });
 
 test('a short run: every server answers with the file\'s bytes, every row has figures, nothing is left', { skip: toolsMissing ?? false }, async () => {
@@ -125,6 +150,8 @@ test('a short run: every server answers with the file\'s bytes, every row has fi
   assert.equal(report.kind, 'aiotx-bench-http');
   assert.deepEqual(report.servers.map((s) => [s.name, s.status]), ['nginx', 'stream', 'express', 'fastify', 'aiotx'].map((n) => [n, 'ok']));
   assert.equal(report.results.length, 10);
+  const pinned = choosePinning(which('taskset')).pinning;
+  assert.deepEqual(report.pinning, pinned, 'servers and wrk pinned apart where the machine allows');
   for (const c of report.results) {
     const what = `${c.server} ${c.size}`;
     const file = report.files.find((f) => f.size === c.size)!;
@@ -173,6 +200,8 @@ test('wrk or nginx missing: the rows say not installed and how to install', asyn
   assert.match(n.reason!, /^nginx (not installed \(Debian\/Ubuntu: apt-get install nginx-light wrk\)|not on PATH \(it is at \/usr\/sbin\/nginx)/);
   assert.equal(a.status, 'ok', a.reason ?? '');
   assert.equal(a.gbitVsNginx, null, 'no ratio to a row that did not run');
+  assert.equal(report.pinning, null, 'no taskset on this PATH');
+  assert.match(report.pinningNote!, /taskset not found/);
   await assertNothingLeft(tmp);
 });
 

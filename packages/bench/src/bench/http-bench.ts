@@ -8,6 +8,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, writeSync } from
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuPercentOfOneCore, cpuSecondsPerGB, gigabitsPerSecond, median, ratio } from './cpu-accounting.js';
+import { choosePinning, type CpuPinning, type OnCpu } from './cpu-pin.js';
 import { bytesFitResponses, checkResponse } from './http-check.js';
 import {
   NotInstalledError,
@@ -36,6 +37,8 @@ export interface HttpBenchOptions {
   repeat: number;
   /** Where the Node servers write --cpu-prof profiles, or null. */
   cpuProfileDir: string | null;
+  /** Servers on one CPU and wrk on another (see cpu-pin.ts); false: wherever the scheduler puts them. */
+  pin: boolean;
 }
 
 export const HTTP_NOTE =
@@ -97,6 +100,9 @@ export interface HttpBenchReport {
   load: { before: number; after: number };
   wrk: string;
   options: HttpBenchOptions;
+  /** Where the servers and wrk ran, or null with the reason (not asked for, one CPU, no taskset). */
+  pinning: CpuPinning | null;
+  pinningNote: string | null;
   files: { size: number; sha256: string }[];
   servers: HttpServerInfo[];
   results: HttpCell[];
@@ -183,12 +189,12 @@ export function addHttpRatios(results: HttpCell[]): void {
 }
 
 /** One measured run: a checked GET, then wrk, with the server's CPU read around it. */
-async function measure(server: RunningServer, wrk: string, script: string, file: { size: number; sha256: string }, seconds: number, o: HttpBenchOptions, guard: ProcessGuard): Promise<HttpRun> {
+async function measure(server: RunningServer, wrk: string, script: string, file: { size: number; sha256: string }, seconds: number, o: HttpBenchOptions, guard: ProcessGuard, pinning: CpuPinning | null): Promise<HttpRun> {
   const path = `/${fileName(file.size)}`;
   const dead = server.exited();
   if (dead !== null) throw new Error(dead);
   const check = await checkResponse(server.port, path, file.size, file.sha256, 60_000);
-  const job = { wrk, url: `http://127.0.0.1:${server.port}${path}`, connections: o.connections, threads: o.threads, seconds, script, track: (c: ChildProcess) => guard.track(c) };
+  const job = { wrk, url: `http://127.0.0.1:${server.port}${path}`, connections: o.connections, threads: o.threads, seconds, script, cpu: pinning && { cpu: pinning.client, taskset: pinning.taskset }, track: (c: ChildProcess) => guard.track(c) };
   const cpu0 = processCpuSeconds(server.pid);
   const t0 = process.hrtime.bigint();
   const s = await runWrk(job);
@@ -207,13 +213,13 @@ async function measure(server: RunningServer, wrk: string, script: string, file:
   return { requests: s.requests, bytes: s.bytes, seconds: s.seconds, wallSeconds, cpuSeconds, headBytes: check.headBytes };
 }
 
-function startServer(name: HttpServerName, nginx: ReturnType<typeof findNginx>, dir: string, root: string, o: HttpBenchOptions, guard: ProcessGuard): Promise<RunningServer> {
+function startServer(name: HttpServerName, nginx: ReturnType<typeof findNginx>, dir: string, root: string, o: HttpBenchOptions, guard: ProcessGuard, cpu: OnCpu | null): Promise<RunningServer> {
   if (name === 'nginx') {
     if ('missing' in nginx) return Promise.reject(new NotInstalledError(nginx.missing));
-    return startNginx(nginx.path, join(dir, 'nginx'), root, guard, START_LIMIT_MS);
+    return startNginx(nginx.path, join(dir, 'nginx'), root, guard, START_LIMIT_MS, cpu);
   }
   const profile = o.cpuProfileDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', o.cpuProfileDir, '--cpu-prof-name', `${name}-${process.pid}.cpuprofile`];
-  return startNodeServer(name, root, guard, START_LIMIT_MS, profile);
+  return startNodeServer(name, root, guard, START_LIMIT_MS, profile, cpu);
 }
 
 /**
@@ -229,6 +235,8 @@ export async function runHttpBench(o: HttpBenchOptions, onStep: (step: HttpStep)
   const servers: HttpServerInfo[] = o.servers.map((name) => ({ name, label: SERVER_LABEL[name], version: null, status: 'ok', reason: null }));
   const running = new Map<HttpServerName, RunningServer>();
   const wrk = onPath('wrk');
+  const chosen = o.pin ? choosePinning(onPath('taskset')) : { pinning: null, why: 'not pinned (--no-pin)' };
+  const pinning = chosen.pinning;
   let files: { size: number; sha256: string }[] = [];
   let wrkName = 'wrk';
   try {
@@ -244,7 +252,7 @@ export async function runHttpBench(o: HttpBenchOptions, onStep: (step: HttpStep)
       const nginx = findNginx();
       for (const s of servers) {
         try {
-          const server = await startServer(s.name, nginx, dir, root, o, guard);
+          const server = await startServer(s.name, nginx, dir, root, o, guard, pinning && { cpu: pinning.server, taskset: pinning.taskset });
           running.set(s.name, server);
           s.version = server.version;
         } catch (err) {
@@ -267,9 +275,9 @@ export async function runHttpBench(o: HttpBenchOptions, onStep: (step: HttpStep)
           const key = `${step.server} ${step.size}`;
           if (o.warmupSeconds > 0 && !warmed.has(key)) {
             warmed.add(key);
-            await measure(server, wrk, script, file, o.warmupSeconds, o, guard);
+            await measure(server, wrk, script, file, o.warmupSeconds, o, guard, pinning);
           }
-          const r = await measure(server, wrk, script, file, o.durationSeconds, o, guard);
+          const r = await measure(server, wrk, script, file, o.durationSeconds, o, guard, pinning);
           c.runs.push(r);
           c.bodySha256 = file.sha256;
         } catch (err) {
@@ -301,6 +309,8 @@ export async function runHttpBench(o: HttpBenchOptions, onStep: (step: HttpStep)
     load: { before: loadBefore, after: loadavg()[0]! },
     wrk: wrkName,
     options: o,
+    pinning,
+    pinningNote: chosen.why,
     files,
     servers,
     results,

@@ -6,7 +6,7 @@ import { parseSizeList } from './sizes.js';
 
 export const HTTP_BENCH_HELP = `Usage: aiotx bench http [--server LIST] [--sizes LIST] [--duration SECS] [--warmup SECS]
                         [--connections N] [--threads N] [--repeat N] [--cpu-prof DIR]
-                        [--report DIR] [--json]
+                        [--no-pin] [--report DIR] [--json]
 
 File serving over loopback, the comparison Node users ask for: each server below serves the same
 page-cached files (random bytes, written and read once first) from a process of its own, and wrk
@@ -23,7 +23,9 @@ Servers (--server, comma-separated; default all):
   aiotx    node:http with aiotx's serveStatic (sendFile for bodies from 64 KiB)
 
 Server CPU is user+sys of the server process, all its threads, from /proc/PID/stat over the wrk
-run; wrk's CPU is not counted. Before every run one GET must answer 200 with the file's
+run; wrk's CPU is not counted. Every server runs on the first CPU this process may use and wrk
+on the last (taskset): on loopback the receiver's TCP work runs on the sending CPU and is billed
+to whatever runs there, so unpinned the same server's CPU per GB moves ±50 % between runs. Before every run one GET must answer 200 with the file's
 Content-Length and bytes (sha256); during it wrk must see no error and read exactly the bytes of
 its responses: otherwise the cell fails. nginx or wrk missing: those rows say 'not installed'
 (Debian/Ubuntu: apt-get install nginx-light wrk). Express and Fastify are devDependencies of aiotx.
@@ -37,6 +39,7 @@ Options:
   --threads N        wrk threads (default 1)
   --repeat N         runs per cell; the tables show medians (default 3)
   --cpu-prof DIR     run the Node servers with node --cpu-prof, profiles into DIR
+  --no-pin           let the scheduler place servers and wrk (default: pinned apart, see above)
   --report DIR       also write DIR/index.html with charts (standalone SVG) and results.json
   --json             print the results as JSON (re-render later with 'aiotx report')
   -h, --help         show this help
@@ -51,6 +54,7 @@ export const HTTP_BENCH_OPTIONS = {
   threads: { type: 'string' },
   repeat: { type: 'string' },
   'cpu-prof': { type: 'string' },
+  'no-pin': { type: 'boolean' },
   report: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
@@ -83,6 +87,7 @@ export function parseHttpBenchValues(values: Record<string, string | boolean | u
     threads,
     repeat: integer(text('repeat', '3'), '--repeat', 1, 1000),
     cpuProfileDir: values['cpu-prof'] === undefined ? null : String(values['cpu-prof']),
+    pin: values['no-pin'] !== true,
     json: values.json === true,
     reportDir: values.report === undefined ? null : String(values.report),
   };

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onCpu, type OnCpu } from './cpu-pin.js';
 
 export const HTTP_SERVERS = ['nginx', 'stream', 'express', 'fastify', 'aiotx'] as const;
 export type HttpServerName = (typeof HTTP_SERVERS)[number];
@@ -169,8 +170,10 @@ export async function startNodeServer(
   guard: ProcessGuard,
   limitMs: number,
   nodeArgs: string[] = [],
+  cpu: OnCpu | null = null,
 ): Promise<RunningServer> {
-  const child = spawn(process.execPath, [...nodeArgs, CHILD_SCRIPT, name, root], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const [cmd, args] = onCpu(cpu, process.execPath, [...nodeArgs, CHILD_SCRIPT, name, root]);
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   guard.track(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-4000)));

@@ -5,6 +5,7 @@
 // temp folder.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { onCpu, type OnCpu } from './cpu-pin.js';
 import { freePort, waitListening } from './loopback.js';
 import { join } from 'node:path';
 import { howItEnded, NotInstalledError, onPath, stopChild, type ProcessGuard, type RunningServer } from './http-servers.js';
@@ -69,7 +70,7 @@ function lastError(prefix: string): string {
  * --pdeathsig where util-linux has it, so nginx dies with the bench even when the bench is killed.
  * A port taken between choosing and binding is tried again with another.
  */
-export async function startNginx(nginx: string, prefix: string, root: string, guard: ProcessGuard, limitMs: number): Promise<RunningServer> {
+export async function startNginx(nginx: string, prefix: string, root: string, guard: ProcessGuard, limitMs: number, cpu: OnCpu | null = null): Promise<RunningServer> {
   if (!existsSync(nginx)) throw new NotInstalledError(`nginx ${INSTALL_HINT}`);
   mkdirSync(join(prefix, 'temp'), { recursive: true });
   const version = nginxVersion(nginx);
@@ -79,7 +80,8 @@ export async function startNginx(nginx: string, prefix: string, root: string, gu
     const conf = join(prefix, 'nginx.conf');
     writeFileSync(conf, nginxConfig(prefix, root, port));
     const args = ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')];
-    const child = setpriv ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', nginx, ...args], { stdio: ['pipe', 'ignore', 'pipe'] }) : spawn(nginx, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const [cmd, cmdArgs] = onCpu(cpu, setpriv ?? nginx, setpriv ? ['--pdeathsig', 'KILL', '--', nginx, ...args] : args);
+    const child = spawn(cmd, cmdArgs, { stdio: ['pipe', 'ignore', 'pipe'] });
     guard.track(child);
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-2000)));

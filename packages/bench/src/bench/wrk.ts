@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { onCpu, type OnCpu } from './cpu-pin.js';
 
 /** What one wrk run reports: its totals over the whole run, every connection together. */
 export interface WrkSummary {
@@ -82,6 +83,8 @@ export interface WrkJob {
   /** wrk takes whole seconds. */
   seconds: number;
   script: string;
+  /** Where wrk runs, or null: anywhere. */
+  cpu: OnCpu | null;
   /** Called with the child once spawned, so an interrupted bench can kill it. */
   track(child: ChildProcess): void;
 }
@@ -91,7 +94,8 @@ export function runWrk(job: WrkJob): Promise<WrkSummary> {
   // A response that takes longer than wrk's default 2 s (64 MiB on a slow server) is not an error here.
   const args = ['-t', String(job.threads), '-c', String(job.connections), '-d', `${job.seconds}s`, '--timeout', `${job.seconds + 30}s`, '-s', job.script, job.url];
   return new Promise((resolve, reject) => {
-    const child = spawn(job.wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, cmdArgs] = onCpu(job.cpu, job.wrk, args);
+    const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     job.track(child);
     let out = '';
     let err = '';

@@ -290,6 +290,10 @@ export function describeHttpReport(report: HttpBenchReport): string {
     report.note,
     `${report.wrk} -t${o.threads} -c${o.connections}, keep-alive, ${o.durationSeconds} s per run, ${runs}; files hot (written, then read once: in the page cache); ` +
       `load ${report.load.before.toFixed(2)} before, ${report.load.after.toFixed(2)} after; ${report.cpus} CPUs, kernel ${report.kernel}`,
+    // Runs saved before pinning existed have neither field.
+    report.pinning
+      ? `servers on CPU ${report.pinning.server}, wrk on CPU ${report.pinning.client} (taskset)`
+      : `servers and wrk wherever the scheduler put them${report.pinningNote ? `: ${report.pinningNote}` : ''}`,
     report.servers.map((s) => `${s.name}: ${s.label}${s.version ? ` (${s.version})` : ''}`).join('; '),
     '',
   ];
