@@ -2,7 +2,8 @@
 // once: AIOTX_BACKEND=uring). Writes --jobs aioWrite jobs of --size bytes, --depth in flight,
 // Nagle on, over the rig connection --ends (the parent runs the ACK injector) or, without it, over
 // loopback to a local reader; prints one JSON line: the summed results, how many COPIED flags
-// the backend attributed to a stacked notification's owner, and TCP_INFO.
+// the backend attributed to a stacked notification's owner, how many jobs settled after a job
+// called later than them (stacked notifications come newest first), and TCP_INFO.
 import { randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
@@ -46,9 +47,16 @@ socket.on('error', () => {});
 const buffers = Array.from({ length: depth * 2 }, () => randomFillSync(Buffer.allocUnsafeSlow(size)));
 const total = { bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, backends: [] as string[] };
 let next = 0;
+/** The latest-called job that settled so far, and the jobs that settled after a later one. */
+let latest = -1;
+let outOfOrder = 0;
 async function lane(): Promise<void> {
   while (next < jobs) {
-    const r = await aioWrite(socket, buffers[next++ % buffers.length]!, { zeroCopy: 'on' });
+    const i = next++;
+    const r = await aioWrite(socket, buffers[i % buffers.length]!, { zeroCopy: 'on' });
+    // Continuations run in the order the promises settled.
+    if (i < latest) outOfOrder++;
+    else latest = i;
     total.bytes += r.bytes;
     total.zeroCopyBytes += r.zeroCopyBytes;
     total.copiedBytes += r.copiedBytes;
@@ -57,4 +65,4 @@ async function lane(): Promise<void> {
 }
 await Promise.all(Array.from({ length: depth }, lane));
 const info = await done();
-process.stdout.write(`${JSON.stringify({ ...total, stacked: NotifRun.stacked, info })}\n`);
+process.stdout.write(`${JSON.stringify({ ...total, stacked: NotifRun.stacked, outOfOrder, info })}\n`);
