@@ -1,17 +1,23 @@
 // Jobs on one socket settle in call order on the uring backend, whatever order the kernel posts
 // the notifications in. Stacked notifications (a SEND_ZC appended to an earlier send's tail skb
 // is linked into that send's notification) complete head first, then the linked sends newest
-// first, so with one job per send a later job's release can come before an earlier one's.
+// first, so with one job per send a later job's release can come before an earlier one's. A job
+// must also not settle before an earlier one when it never waited for a notification of its own:
+// a copy job, a sendFile or a batch queued behind a zero-copy job the kernel still holds.
 //
 // The kernel's order is made deterministic by standing between the ring and the engine: every
 // completion is real, only the order (and the moment) the engine learns of a notification is
-// chosen by the test. Both tests failed before the backend handed releases to jobs in send order.
-// test/uring-notif-accounting.test.ts checks the same on the kernel's own stacking order.
+// chosen by the test. The first two tests failed before the backend handed releases to jobs in
+// send order; the others failed before the transmitter held a job's settlement behind earlier
+// jobs. test/uring-notif-accounting.test.ts checks the same on the kernel's own stacking order.
 import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { addon } from '../src/native/addon.js';
 import { CQE_F_MORE, CQE_F_NOTIF } from '../src/engine/uring-ring.js';
-import { aioWrite } from '../src/index.js';
+import { aioWrite, sendFile } from '../src/index.js';
 import { useBackend } from './helpers/backends.js';
 import { closeAllPairs, Expected, receiveAll, tcpPair, type Pair } from './helpers/sockets.js';
 
@@ -156,6 +162,100 @@ describe('uring: notifications out of send order', { skip }, () => {
     await all;
     assert.equal(outcomes.length, 3);
     outcomes.forEach((o, i) => assert.match(o, new RegExp(`^${i} rejected (ECONNRESET|ERR_SOCKET_CLOSED)$`), `job ${i} settled in order, rejected`));
+    await pair.close();
+  });
+});
+
+describe('uring: jobs that need no notification wait for the zero-copy jobs before them', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aiotx-uring-order-'));
+  const path = join(dir, 'body.bin');
+  const content = Buffer.alloc(3 * SIZE + 7, 0x5a);
+  writeFileSync(path, content);
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Job 0 is zero-copy and its notification is held until `release()`; `later` queues the rest. */
+  async function behindHeld(later: (pair: Pair) => Promise<unknown>[], laterBytes: number) {
+    const pair = await tcpPair();
+    const seen = counting(pair);
+    let released = false;
+    choose = (h) => (h.filter(() => released));
+    const first = chunks(1)[0]!;
+    const { outcomes, all } = record([aioWrite(pair.client, first, { zeroCopy: 'on' }), ...later(pair)]);
+    await notified(1);
+    // Every later byte reached the peer: a copy or sendfile job is done but for the order.
+    while (seen.bytes < SIZE + laterBytes) await turn();
+    await turn();
+    const release = () => {
+      released = true;
+      letThrough();
+    };
+    return { pair, outcomes, all, release };
+  }
+
+  it('a copy job queued behind a zero-copy job settles after it', async () => {
+    const { pair, outcomes, all, release } = await behindHeld((p) => [aioWrite(p.client, chunks(1, 9)[0]!, { zeroCopy: 'off' })], SIZE);
+    assert.deepEqual(outcomes, [], 'the copy job went out but waits for the zero-copy job before it');
+    release();
+    await all;
+    assert.deepEqual(outcomes, ['0 resolved', '1 resolved']);
+    await pair.close();
+  });
+
+  it('after a peer reset, a copy job behind the zero-copy job that failed rejects too', async () => {
+    const { pair, outcomes, all, release } = await behindHeld((p) => [aioWrite(p.client, chunks(1, 9)[0]!, { zeroCopy: 'off' })], SIZE);
+    assert.deepEqual(outcomes, []);
+    const closed = new Promise((resolve) => pair.client.once('close', resolve));
+    pair.server.resetAndDestroy();
+    await closed;
+    release();
+    await all;
+    assert.equal(outcomes.length, 2);
+    outcomes.forEach((o, i) => assert.match(o, new RegExp(`^${i} rejected (ECONNRESET|ERR_SOCKET_CLOSED)$`), `job ${i} settled in order, rejected`));
+    await pair.close();
+  });
+
+  it('a sendFile queued behind a zero-copy job settles after it', async () => {
+    const { pair, outcomes, all, release } = await behindHeld((p) => [sendFile(p.client, path)], content.length);
+    assert.deepEqual(outcomes, [], 'the file went out but its job waits for the zero-copy job before it');
+    release();
+    await all;
+    assert.deepEqual(outcomes, ['0 resolved', '1 resolved']);
+    await pair.close();
+  });
+
+  it('a batch of copy buffers, and a copy job after it, settle after the zero-copy job before them', async () => {
+    const batch = chunks(3, 20);
+    const { pair, outcomes, all, release } = await behindHeld(
+      (p) => [aioWrite(p.client, batch, { zeroCopy: 'off' }), aioWrite(p.client, chunks(1, 30)[0]!, { zeroCopy: 'off' })],
+      4 * SIZE,
+    );
+    assert.deepEqual(outcomes, []);
+    release();
+    await all;
+    assert.deepEqual(outcomes, ['0 resolved', '1 resolved', '2 resolved']);
+    await pair.close();
+  });
+
+  it('a copy job behind a zero-copy batch waits for every buffer of it', async () => {
+    const pair = await tcpPair();
+    const got = receiveAll(pair.server);
+    const seen = counting(pair);
+    const zc = chunks(3, 40);
+    const copy = chunks(1, 50)[0]!;
+    let released = false;
+    // The batch's last send is held: the batch, and the copy job after it, wait for it.
+    choose = (h) => (h.filter(([tag]) => released || sendOf.get(tag) !== 2));
+    const { outcomes, all } = record([aioWrite(pair.client, zc, { zeroCopy: 'on' }), aioWrite(pair.client, copy, { zeroCopy: 'off' })]);
+    await notified(3);
+    while (seen.bytes < 4 * SIZE) await turn();
+    await turn();
+    assert.deepEqual(outcomes, []);
+    released = true;
+    letThrough();
+    await all;
+    assert.deepEqual(outcomes, ['0 resolved', '1 resolved']);
+    pair.client.end();
+    assert.deepEqual(await got, new Expected(...zc, copy).digest());
     await pair.close();
   });
 });

@@ -226,7 +226,7 @@ export class UringBackend implements Backend, Sender {
     if (this.pending.length > 0 && !this.starved) requestFlush(this);
   }
 
-  /** A segment never staged (its job stopped first): the kernel never held it. */
+  /** Tells the job: directly for a segment never staged (its job stopped first), else through deliver(). */
   private complete(segment: UringSegment, sent: number, copied: boolean): void {
     this.held--;
     segment.job.completed(sent, copied);
