@@ -4,13 +4,19 @@
 // not be overtaken by a later job resolving. The kernel's order is made deterministic here by
 // standing between the backend and its error queue: every notification is real, only the order
 // (and the moment) the backend learns of it is chosen by the test. Both tests failed before
-// the backend delivered releases in id order.
+// the backend delivered releases in id order. The last describe holds a job that needs no
+// notification (copy, sendFile, a copy batch) behind a zero-copy job the kernel still holds: it
+// failed before the transmitter held a job's settlement until every earlier job had settled (the
+// copy job resolved, and the zero-copy job before it then rejected).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { addon } from '../src/native/addon.js';
-import { aioWrite } from '../src/index.js';
+import { aioWrite, sendFile } from '../src/index.js';
 import { useBackend } from './helpers/backends.js';
-import { closeAllPairs, receiveAll, tcpPair } from './helpers/sockets.js';
+import { closeAllPairs, receiveAll, tcpPair, type Pair } from './helpers/sockets.js';
 
 const { skip } = useBackend('msgzerocopy');
 after(closeAllPairs);
@@ -126,4 +132,48 @@ describe('msgzerocopy: notifications out of id order', { skip }, () => {
     outcomes.forEach((o, i) => assert.match(o, new RegExp(`^${i} rejected (ECONNRESET|ERR_SOCKET_CLOSED)$`), `job ${i} settled in order, rejected`));
     await pair.close();
   });
+});
+
+describe('msgzerocopy: a job that needs no notification behind a zero-copy job the kernel holds', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aiotx-mzc-order-'));
+  const path = join(dir, 'body.bin');
+  writeFileSync(path, Buffer.alloc(2 * SIZE + 3, 0x33));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const cases: [string, number, (pair: Pair) => Promise<unknown>[]][] = [
+    ['a copy job', SIZE, (p) => [aioWrite(p.client, chunks(1)[0]!, { zeroCopy: 'off' })]],
+    ['a sendFile', 2 * SIZE + 3, (p) => [sendFile(p.client, path)]],
+    ['a copy batch, and a copy job after it', 3 * SIZE, (p) => [aioWrite(p.client, chunks(2), { zeroCopy: 'off' }), aioWrite(p.client, chunks(1)[0]!, { zeroCopy: 'off' })]],
+  ];
+  for (const [what, bytes, later] of cases) {
+    it(`${what}: does not settle before it, and rejects after it when the peer resets`, async () => {
+      const pair = await tcpPair();
+      let read = 0;
+      pair.server.on('data', (d: Buffer) => (read += d.length));
+      const first = chunks(1)[0]!;
+      let released = false;
+      // The zero-copy job's sends stay unreleased until the socket closed.
+      choose = () => [...arrived.keys()].filter((id) => released || issued[id] !== first);
+      const closed = new Promise((resolve) => pair.client.once('close', () => resolve((released = true))));
+      const outcomes: string[] = [];
+      const jobs = [aioWrite(pair.client, first, { zeroCopy: 'on' }), ...later(pair)].map((p, i) =>
+        p.then(
+          () => outcomes.push(`${i} resolved`),
+          (e: NodeJS.ErrnoException) => outcomes.push(`${i} rejected ${String(e.code)}`),
+        ),
+      );
+      await allNotified(SIZE);
+      // Every later byte reached the peer: those jobs are done but for the order.
+      while (read < SIZE + bytes) await new Promise((r) => setTimeout(r, 2));
+      await new Promise((r) => setTimeout(r, 2));
+      assert.ok(issued.includes(first), 'the first job went out as a zero-copy send');
+      assert.deepEqual(outcomes, [], 'the zero-copy job is held, so none settled yet');
+      pair.server.resetAndDestroy();
+      await closed;
+      await Promise.all(jobs);
+      assert.equal(outcomes.length, jobs.length);
+      outcomes.forEach((o, i) => assert.match(o, new RegExp(`^${i} rejected (ECONNRESET|ERR_SOCKET_CLOSED)$`), `job ${i} settled in order, rejected`));
+      await pair.close();
+    });
+  }
 });

@@ -5,7 +5,9 @@
 // kernel produced, on the rig (every byte zero-copy, and stacking did happen), and on loopback,
 // where the kernel really copies and every byte must still say so. The rig and loopback checks
 // failed (or could not have passed) before the rule: the first reported copies, the count of
-// reattributed flags did not exist.
+// reattributed flags did not exist. Both also check that jobs settle in call order although the
+// kernel posts a stacked chain's linked sends newest first: before the backend handed releases to
+// jobs in send order, about 220 of the 2000 loopback jobs settled after a later one.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
@@ -25,6 +27,7 @@ interface ChildReport {
   copiedBytes: number;
   backends: string[];
   stacked: number;
+  outOfOrder: number;
   info: { bytesAcked: number; totalRetrans: number } | null;
 }
 
@@ -80,6 +83,7 @@ describe('uring: reading IORING_NOTIF_USAGE_ZC_COPIED through stacked notificati
       assert.ok(report.stacked > 0, `stacking happened: ${report.stacked} COPIED flags were a chain's, not copies`);
       assert.equal(report.copiedBytes, 0, JSON.stringify(report));
       assert.equal(report.zeroCopyBytes, report.bytes);
+      assert.equal(report.outOfOrder, 0, 'jobs settled in call order although stacked notifications come newest first');
       assert.equal(report.info!.bytesAcked, report.bytes, 'TCP_INFO: every byte ACKed');
       assert.equal(report.info!.totalRetrans, 0);
     });
@@ -90,5 +94,6 @@ describe('uring: reading IORING_NOTIF_USAGE_ZC_COPIED through stacked notificati
     assert.deepEqual(report.backends, ['uring']);
     assert.equal(report.copiedBytes, report.bytes, JSON.stringify(report));
     assert.equal(report.zeroCopyBytes, 0);
+    assert.equal(report.outOfOrder, 0, 'jobs settled in call order although stacked notifications come newest first');
   });
 });

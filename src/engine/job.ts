@@ -57,6 +57,14 @@ export abstract class Job {
   onSettled: ((job: Job) => void) | null = null;
   /** Lets go of what the job's source holds (a wired buffer, a file it opened); runs once at settlement. */
   onFinish: (() => void) | null = null;
+  /**
+   * The latest earlier job of the same transmitter that has not settled (null: none): this one
+   * settles only after it, so jobs on a socket settle in call order even when this one needed no
+   * release notification (a copy or sendfile job behind zero-copy jobs the kernel still holds).
+   * Links join unsettled jobs only.
+   */
+  private before: Job | null = null;
+  private after: Job | null = null;
 
   constructor(
     public length: number,
@@ -64,6 +72,17 @@ export abstract class Job {
     readonly signal: AbortSignal | undefined,
   ) {
     if (signal) watchAbort(signal, this);
+  }
+
+  /** The transmitter queued this job right after `prior` (its last unsettled job, or null). */
+  follow(prior: Job | null): void {
+    this.before = prior;
+    if (prior) prior.after = this;
+  }
+
+  /** The earlier job this one waits for, if any. */
+  get prior(): Job | null {
+    return this.before;
   }
 
   /** The job's signal fired (abort-watch calls this once per job). */
@@ -118,12 +137,13 @@ export abstract class Job {
     this.settleIfDone();
   }
 
-  /** Rejects now, whatever the kernel holds: the socket is gone, so nothing more will be released. */
+  /**
+   * Rejects now, whatever the kernel holds and whatever earlier jobs are still pending: for a job
+   * none of whose bytes went out (dropped by its signal, or its socket never became ready).
+   */
   fail(err: Error): void {
     if (this.settled) return;
-    this.settled = true;
-    this.finish();
-    this.settler.settled(this, err);
+    this.settle(err);
   }
 
   /** Never queued (its call failed): lets go of its source without telling its settler. */
@@ -142,13 +162,24 @@ export abstract class Job {
     return this.signal?.aborted ? abortError(this.signal) : null;
   }
 
-  /** Settles once done and the kernel holds no segment of it. */
+  /** Settles once done, the kernel holds no segment of it, and every earlier job has settled. */
   settleIfDone(): void {
-    if (this.settled || this.unreleased > 0 || !this.done) return;
-    if (this.stopped) return this.fail(this.stopped);
+    if (this.settled || this.unreleased > 0 || !this.done || this.before !== null) return;
+    this.settle(this.stopped);
+  }
+
+  private settle(err: Error | null): void {
     this.settled = true;
     this.finish();
-    this.settler.settled(this, null);
+    this.settler.settled(this, err);
+    // After its own settler, so the next job's promise settles after this one's.
+    const { before, after } = this;
+    this.before = this.after = null;
+    if (before) before.after = after;
+    if (after) {
+      after.before = before;
+      if (!before) wake(after);
+    }
   }
 
   result(): WriteResult {
@@ -160,6 +191,22 @@ export abstract class Job {
     if (this.signal) unwatchAbort(this.signal, this);
     this.onSettled?.(this);
     this.onFinish?.();
+  }
+}
+
+/** Jobs whose earlier jobs all settled, to try settling in turn (a loop, not a recursion per job). */
+const waking: Job[] = [];
+let wakingNow = false;
+
+function wake(job: Job): void {
+  waking.push(job);
+  if (wakingNow) return;
+  wakingNow = true;
+  try {
+    for (let i = 0; i < waking.length; i++) waking[i]!.settleIfDone();
+  } finally {
+    waking.length = 0;
+    wakingNow = false;
   }
 }
 

@@ -50,8 +50,10 @@ export interface Origin {
 export class Transmitter implements poller.Watcher {
   /** Jobs still submitting, in call order; the head is the one on the wire. */
   private readonly queue: Job[] = [];
-  /** Jobs done submitting whose segments the kernel still holds. */
+  /** Jobs done submitting whose segments the kernel still holds, or that wait for an earlier job to settle. */
   private readonly held = new Set<Job>();
+  /** The job queued last, while it has not settled: the next one settles after it. */
+  private last: Job | null = null;
   private readonly copy: CopyBackend;
   /** undefined: not opened yet; a number: the -errno why this socket cannot have one. */
   private zerocopy: Backend | number | undefined;
@@ -63,7 +65,10 @@ export class Transmitter implements poller.Watcher {
   private readonly demotion = new Demotion();
   /** Job hooks, shared by every job of this transmitter (no closures per job). */
   private readonly onJobAbort = (job: Job) => this.abortJob(job);
-  private readonly onJobSettled = (job: Job) => this.held.delete(job);
+  private readonly onJobSettled = (job: Job) => {
+    this.held.delete(job);
+    if (this.last === job) this.last = job.prior;
+  };
   private waitingForNode = false;
   /** UDP_SEGMENT currently set on the socket (0: none). */
   private segmentSize: number;
@@ -101,14 +106,22 @@ export class Transmitter implements poller.Watcher {
 
   enqueue(job: Job): void {
     if (job.isSettled) return; // aborted while its socket was connecting
-    if (this.failure) return job.fail(this.failure);
     const reason = job.abortReason();
     if (reason) return job.fail(reason);
+    // From here on it settles after every job queued before it, whichever way.
+    job.follow(this.last);
+    this.last = job;
+    job.onSettled = this.onJobSettled;
+    if (this.failure) {
+      job.stop(this.failure);
+      return this.hold(job);
+    }
     if (job instanceof FileJob && this.origin.datagram) {
-      return job.fail(typeError('sendFile: datagram sockets are not supported (sendfile(2) needs a stream socket)', 'ERR_INVALID_ARG_VALUE'));
+      job.stop(typeError('sendFile: datagram sockets are not supported (sendfile(2) needs a stream socket)', 'ERR_INVALID_ARG_VALUE'));
+      this.hold(job);
+      return this.afterWork();
     }
     job.onAbort = this.onJobAbort;
-    job.onSettled = this.onJobSettled;
     this.queue.push(job);
     this.pump();
   }
@@ -132,20 +145,17 @@ export class Transmitter implements poller.Watcher {
   }
 
   /**
-   * No more sending. Jobs not started reject now; jobs the kernel still holds reject once it
-   * let go of them. `abort` resets the connection so that happens at once (the socket is being
-   * closed anyway, and queued zero-copy data would otherwise keep reading the callers' memory).
+   * No more sending. Every pending job rejects once the kernel let go of what it holds of it
+   * and of the jobs before it (jobs not started: right after those before them). `abort` resets
+   * the connection so that happens at once (the socket is being closed anyway, and queued
+   * zero-copy data would otherwise keep reading the callers' memory).
    */
   close(err: AiotxError, abort: boolean): void {
     if (this.failure) return;
     this.failure = err;
     for (const job of this.queue) {
-      if (job.started) {
-        job.stop(err);
-        this.hold(job);
-      } else {
-        job.fail(err);
-      }
+      job.stop(err);
+      this.hold(job);
     }
     this.queue.length = 0;
     for (const job of this.held) job.stop(err);

@@ -15,6 +15,11 @@
 // segment when its pages cannot be pinned (ENOMEM: RLIMIT_MEMLOCK) and this socket holds no pinned
 // pages whose release could make room; while it holds some, the segment waits for a release and
 // tries zero-copy again. Copied bytes count in the job's copiedBytes.
+//
+// Notifications do not come in send order: stacked ones (a send appended to an earlier send's
+// tail skb is linked into that send's notification) complete head first, then the linked sends
+// newest first. Releases are therefore handed to jobs in send order only, up to the first send
+// the kernel still holds, so jobs on a socket settle in call order (as MsgZerocopyBackend does).
 import { constants } from 'node:os';
 import { PENDING, type Backend, type BackendEvents } from './backend.js';
 import { CopyBackend } from './copy-backend.js';
@@ -69,6 +74,12 @@ export class UringBackend implements Backend, Sender {
   private readonly sendFlags: number;
   /** Sends staged on this socket so far: each segment's `order`. */
   private sendOrder = 0;
+  /**
+   * Staged segments in send order, from `ledger[head]` (the oldest whose release the job has not
+   * heard of yet); `segment.released` once its last CQE came.
+   */
+  private ledger: (UringSegment | null)[] = [];
+  private head = 0;
   private readonly notifs = new NotifRun();
 
   constructor(
@@ -133,6 +144,7 @@ export class UringBackend implements Backend, Sender {
     const last = chain.length - 1;
     for (let i = 0; i <= last; i++) {
       chain[i]!.order = ++this.sendOrder;
+      this.ledger.push(chain[i]!);
       stage(chain[i]!, i < last ? this.sendFlags | ENTRY_LINK : this.sendFlags);
     }
     this.open = chain.length;
@@ -144,7 +156,7 @@ export class UringBackend implements Backend, Sender {
       const sent = segment.res > 0 ? segment.res : 0;
       const copied = this.notifs.copied(segment.order, (res & NOTIF_USAGE_ZC_COPIED) !== 0, completionPosition(), sent > 0);
       if (sent > 0) this.events.completed(copied);
-      this.complete(segment, sent, copied);
+      this.release(segment, sent, copied);
       if (this.starved) {
         this.starved = false;
         if (this.pending.length > 0) requestFlush(this);
@@ -165,7 +177,7 @@ export class UringBackend implements Backend, Sender {
       segment.job.resending(sent > 0);
       this.held++;
     }
-    if (!(flags & CQE_F_MORE)) this.complete(segment, res > 0 ? res : 0, true);
+    if (!(flags & CQE_F_MORE)) this.release(segment, res > 0 ? res : 0, true);
   }
 
   /** A send that failed without failing its job: cancelled, not taken, or zero-copy refused. */
@@ -214,9 +226,35 @@ export class UringBackend implements Backend, Sender {
     if (this.pending.length > 0 && !this.starved) requestFlush(this);
   }
 
+  /** Tells the job: directly for a segment never staged (its job stopped first), else through deliver(). */
   private complete(segment: UringSegment, sent: number, copied: boolean): void {
     this.held--;
     segment.job.completed(sent, copied);
+  }
+
+  /** The last CQE of a staged segment came: the kernel let go of it. */
+  private release(segment: UringSegment, sent: number, copied: boolean): void {
+    segment.released = true;
+    segment.sent = sent;
+    segment.copiedBack = copied;
+    this.deliver();
+  }
+
+  /** Hands releases to their jobs in send order, up to the first segment the kernel still holds. */
+  private deliver(): void {
+    const ledger = this.ledger;
+    while (this.head < ledger.length && ledger[this.head]!.released) {
+      const segment = ledger[this.head]!;
+      ledger[this.head++] = null; // its job's memory is not kept alive by the ledger
+      this.complete(segment, segment.sent, segment.copiedBack);
+    }
+    if (this.head === ledger.length) {
+      ledger.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= ledger.length) {
+      this.ledger = ledger.slice(this.head);
+      this.head = 0;
+    }
   }
 }
 

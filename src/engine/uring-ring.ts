@@ -45,6 +45,11 @@ export class UringSegment implements Segment {
   copy = false;
   /** Its place in its socket's send order (set by the sender when it stages it). */
   order = 0;
+  /** Its last CQE came (the kernel let go of it); the sender hands that to the job in send order. */
+  released = false;
+  /** Bytes it sent, and whether they were copied, once released. */
+  sent = 0;
+  copiedBack = false;
 
   constructor(
     readonly sender: Sender,

@@ -1,8 +1,11 @@
-// Child process for test/uring-notif-accounting.test.ts (a process picks its zero-copy backend
-// once: AIOTX_BACKEND=uring). Writes --jobs aioWrite jobs of --size bytes, --depth in flight,
-// Nagle on, over the rig connection --ends (the parent runs the ACK injector) or, without it, over
-// loopback to a local reader; prints one JSON line: the summed results, how many COPIED flags
-// the backend attributed to a stacked notification's owner, and TCP_INFO.
+// Child process for test/uring-notif-accounting.test.ts and test/settle-order.test.ts (a process
+// picks its zero-copy backend once: the parent sets AIOTX_BACKEND). Writes --jobs aioWrite jobs of
+// --size bytes, --depth in flight, Nagle on, zero-copy (every --copy-every'th job a copy job
+// instead), over the rig connection --ends (the parent runs the ACK injector) or, without it,
+// over loopback to a local reader; prints one JSON line: the summed results, how many COPIED
+// flags the uring backend attributed to a stacked notification's owner, how many jobs settled
+// after a job called later than them (stacked notifications come newest first; a copy job needs
+// no notification), and TCP_INFO.
 import { randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
@@ -13,10 +16,14 @@ import { tcpInfo } from 'aiotx-bench/internal/native/tcp-sink-ops.js';
 import { NotifRun } from '../../src/engine/uring-backend.js';
 import { aioWrite } from '../../src/index.js';
 
-const { values } = parseArgs({ options: { ends: { type: 'string' }, jobs: { type: 'string' }, size: { type: 'string' }, depth: { type: 'string' } }, strict: true });
+const { values } = parseArgs({
+  options: { ends: { type: 'string' }, jobs: { type: 'string' }, size: { type: 'string' }, depth: { type: 'string' }, 'copy-every': { type: 'string' } },
+  strict: true,
+});
 const jobs = Number(values.jobs);
 const size = Number(values.size);
 const depth = Number(values.depth);
+const copyEvery = Number(values['copy-every'] ?? 0);
 
 let socket: Socket;
 let done: () => Promise<unknown>;
@@ -46,9 +53,17 @@ socket.on('error', () => {});
 const buffers = Array.from({ length: depth * 2 }, () => randomFillSync(Buffer.allocUnsafeSlow(size)));
 const total = { bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, backends: [] as string[] };
 let next = 0;
+/** The latest-called job that settled so far, and the jobs that settled after a later one. */
+let latest = -1;
+let outOfOrder = 0;
 async function lane(): Promise<void> {
   while (next < jobs) {
-    const r = await aioWrite(socket, buffers[next++ % buffers.length]!, { zeroCopy: 'on' });
+    const i = next++;
+    const copy = copyEvery > 0 && i % copyEvery === copyEvery - 1;
+    const r = await aioWrite(socket, buffers[i % buffers.length]!, { zeroCopy: copy ? 'off' : 'on' });
+    // Continuations run in the order the promises settled.
+    if (i < latest) outOfOrder++;
+    else latest = i;
     total.bytes += r.bytes;
     total.zeroCopyBytes += r.zeroCopyBytes;
     total.copiedBytes += r.copiedBytes;
@@ -57,4 +72,4 @@ async function lane(): Promise<void> {
 }
 await Promise.all(Array.from({ length: depth }, lane));
 const info = await done();
-process.stdout.write(`${JSON.stringify({ ...total, stacked: NotifRun.stacked, info })}\n`);
+process.stdout.write(`${JSON.stringify({ ...total, stacked: NotifRun.stacked, outOfOrder, info })}\n`);
