@@ -7,11 +7,11 @@
 // copy jobs every byte copied. uring-order.test.ts and
 // msgzerocopy-order.test.ts check the same on an order the test chooses.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sinkEnds, startRigAcker, tcpSinkRigSkipReason, withTcpSinkRig } from 'aiotx-bench/internal/bench/tcp-sink-rig.js';
 import { zeroCopyCases } from './helpers/backends.js';
+import { runReportingChild } from './helpers/child.js';
 
 const CHILD = fileURLToPath(new URL('./helpers/uring-stacking-child.js', import.meta.url));
 const rigSkip = tcpSinkRigSkipReason() ?? false;
@@ -26,19 +26,7 @@ interface ChildReport {
   info: { bytesAcked: number; totalRetrans: number } | null;
 }
 
-function runChild(backend: string, args: string[]): Promise<ChildReport> {
-  const child = spawn(process.execPath, [CHILD, ...args], { env: { ...process.env, AIOTX_BACKEND: backend }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-  return new Promise((resolve, reject) => {
-    child.once('close', (code) => {
-      if (code !== 0) return reject(new Error(`child (${backend}) exit ${code}: ${err.trim()}`));
-      resolve(JSON.parse(out.trim().split('\n').at(-1)!) as ChildReport);
-    });
-  });
-}
+const runChild = (backend: string, args: string[]) => runReportingChild<ChildReport>(CHILD, backend, args);
 
 /** Copy jobs among `jobs` with --copy-every=3. */
 const copyJobs = (jobs: number) => Math.floor(jobs / 3);

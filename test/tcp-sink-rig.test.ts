@@ -32,6 +32,7 @@ import { sinkReferenceSend, tcpInfo } from 'aiotx-bench/internal/native/tcp-sink
 import type { WriteResult } from '../src/index.js';
 import { addon } from 'aiotx-bench/internal/native/addon.js';
 import { fdOf } from './helpers/sockets.js';
+import { runReportingChild } from './helpers/child.js';
 
 const skip = tcpSinkRigSkipReason() ?? false;
 const CHILD = fileURLToPath(new URL('./helpers/tcp-sink-child.js', import.meta.url));
@@ -61,19 +62,7 @@ function bpfLinks(): number {
   return n;
 }
 
-function runChild(backend: string, args: string[]): Promise<ChildReport> {
-  const child = spawn(process.execPath, [CHILD, ...args], { env: { ...process.env, AIOTX_BACKEND: backend }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-  return new Promise((resolve, reject) => {
-    child.once('close', (code) => {
-      if (code !== 0) return reject(new Error(`child (${backend}) exit ${code}: ${err.trim()}`));
-      resolve(JSON.parse(out.trim().split('\n').at(-1)!) as ChildReport);
-    });
-  });
-}
+const runChild = (backend: string, args: string[]) => runReportingChild<ChildReport>(CHILD, backend, args);
 
 describe('tcp sink rig: native entries refuse bad input', () => {
   it('throws on wrong types and ranges, returns -errno for impossible requests', () => {

@@ -9,12 +9,12 @@
 // kernel posts a stacked chain's linked sends newest first: before the backend handed releases to
 // jobs in send order, about 220 of the 2000 loopback jobs settled after a later one.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sinkEnds, startRigAcker, tcpSinkRigSkipReason, withTcpSinkRig } from 'aiotx-bench/internal/bench/tcp-sink-rig.js';
 import { NotifRun } from '../src/engine/uring-backend.js';
 import { probe } from '../src/index.js';
+import { runReportingChild } from './helpers/child.js';
 
 const CHILD = fileURLToPath(new URL('./helpers/uring-stacking-child.js', import.meta.url));
 const uring = probe().backends.uring;
@@ -31,19 +31,7 @@ interface ChildReport {
   info: { bytesAcked: number; totalRetrans: number } | null;
 }
 
-function runChild(args: string[]): Promise<ChildReport> {
-  const child = spawn(process.execPath, [CHILD, ...args], { env: { ...process.env, AIOTX_BACKEND: 'uring' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-  return new Promise((resolve, reject) => {
-    child.once('close', (code) => {
-      if (code !== 0) return reject(new Error(`child exit ${code}: ${err.trim()}`));
-      resolve(JSON.parse(out.trim().split('\n').at(-1)!) as ChildReport);
-    });
-  });
-}
+const runChild = (args: string[]) => runReportingChild<ChildReport>(CHILD, 'uring', args);
 
 /** Feeds notification CQEs [order, flagged] at consecutive positions from `at`; returns the verdicts. */
 function run(r: NotifRun, at: number, cqes: [order: number, flagged: boolean][]): boolean[] {

@@ -132,3 +132,21 @@ async function pair() {
   return { client, server, received, close };
 }
 `;
+
+/**
+ * Runs a child script with `backend` as AIOTX_BACKEND and resolves the JSON of the last line it
+ * printed; a non-zero exit rejects with its stderr.
+ */
+export function runReportingChild<T>(script: string, backend: string, args: string[]): Promise<T> {
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, AIOTX_BACKEND: backend }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  return new Promise((resolve, reject) => {
+    child.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`child (${backend}) exit ${code}: ${err.trim()}`));
+      resolve(JSON.parse(out.trim().split('\n').at(-1)!) as T);
+    });
+  });
+}
