@@ -54,6 +54,64 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return ax_int(env, n < 0 ? -errno : n);
 }
 
+/* sendGathered(fd, views, spans, count) -> bytes accepted or -errno: one sendmsg(2) of views[i]'s
+ * bytes spans[2i] .. spans[2i] + spans[2i+1], in order (queued copy jobs of one stream socket).
+ * A view that is detached or shorter than its span ends the gather before it: the engine meets
+ * it again on its own send. -EFAULT when that is the first one. Never blocks, never SIGPIPE. */
+#define GATHER_MAX 64
+static napi_value js_send_gathered(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int fd;
+  int64_t count;
+  bool is;
+  if (!ax_get_args(env, info, 4, argv) || !ax_get_fd(env, argv[0], &fd) ||
+      !ax_get_safe_int(env, argv[3], "count must be a non-negative integer", &count))
+    return NULL;
+  uint32_t views_len = 0;
+  if (napi_is_array(env, argv[1], &is) != napi_ok || !is) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "views must be an Array");
+    return NULL;
+  }
+  napi_get_array_length(env, argv[1], &views_len);
+  napi_typedarray_type type;
+  size_t spans_len = 0;
+  void *base = NULL;
+  if (napi_is_typedarray(env, argv[2], &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, argv[2], &type, &spans_len, &base, NULL, NULL) != napi_ok ||
+      type != napi_float64_array || (base == NULL && count > 0)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "spans must be a Float64Array");
+    return NULL;
+  }
+  if (count > GATHER_MAX || (uint64_t)count > views_len || (uint64_t)count * 2 > spans_len) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "count exceeds the views, the spans or 64");
+    return NULL;
+  }
+  const double *spans = base;
+  struct iovec iov[GATHER_MAX];
+  int n = 0;
+  for (; n < count; n++) {
+    double off = spans[2 * n], len = spans[2 * n + 1];
+    if (!(off >= 0 && off <= 9007199254740991.0) || !(len >= 0 && len <= 9007199254740991.0)) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "bad span");
+      return NULL;
+    }
+    napi_value v;
+    uint8_t *data;
+    size_t blen;
+    bool detached;
+    if (napi_get_element(env, argv[1], (uint32_t)n, &v) != napi_ok || !ax_get_bytes(env, v, &data, &blen, &detached)) return NULL;
+    if (detached || (size_t)off > blen || (size_t)len > blen - (size_t)off) break;
+    iov[n].iov_base = data + (size_t)off;
+    iov[n].iov_len = (size_t)len;
+  }
+  if (n == 0) return ax_int(env, count == 0 ? 0 : -EFAULT);
+  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+  ssize_t r;
+  do r = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  return ax_int(env, r < 0 ? -errno : r);
+}
+
 /* sendfile(sockfd, filefd, offset, count) -> bytes sent (0 at end of file) or -errno.
  * sendfile(2) has no MSG_DONTWAIT, and O_NONBLOCK belongs to the open file description the
  * caller shares with aiotx's duplicate: a blocking socket is made non-blocking for this call
@@ -306,6 +364,7 @@ static napi_value js_is_detached(napi_env env, napi_callback_info info) {
 
 void ax_init_socket_ops(napi_env env, napi_value exports) {
   ax_export(env, exports, "send", js_send);
+  ax_export(env, exports, "sendGathered", js_send_gathered);
   ax_export(env, exports, "sendfile", js_sendfile);
   ax_export(env, exports, "drainZerocopy", js_drain_zerocopy);
   ax_export(env, exports, "socketInfo", js_socket_info);

@@ -7,7 +7,7 @@ import { Demotion } from '../policy/demotion.js';
 import { decide, type SocketFacts } from '../policy/zero-copy-policy.js';
 import { EAGAIN, PENDING, WAIT_RELEASE, type Backend, type BackendEvents } from './backend.js';
 import { selectBackend } from './capabilities.js';
-import { CopyBackend } from './copy-backend.js';
+import { CopyBackend, GATHER_MAX } from './copy-backend.js';
 import { errnoError, stateError, typeError, type AiotxError } from './errors.js';
 import { DETACHED, FileJob, WriteJob, type Job } from './job.js';
 import { MsgZerocopyBackend } from './msgzerocopy-backend.js';
@@ -70,6 +70,14 @@ export class Transmitter implements poller.Watcher {
     if (this.last === job) this.last = job.prior;
   };
   private waitingForNode = false;
+  /**
+   * A copy send on this stream socket met EAGAIN: no copy send is tried again until epoll says
+   * the socket changed (its fd is watched edge-triggered, and a full socket wakes its writers),
+   * so jobs queued meanwhile cost no syscall and go out together in one gathered send.
+   */
+  private blocked = false;
+  /** The jobs of one gathered send (reused). */
+  private readonly gathered: WriteJob[] = [];
   /** UDP_SEGMENT currently set on the socket (0: none). */
   private segmentSize: number;
   /** A zero-copy segment went out since the last push of pending frames. */
@@ -140,6 +148,7 @@ export class Transmitter implements poller.Watcher {
 
   /** Epoll says: writable, error queue non-empty, or hung up. */
   onReady(events: number): void {
+    this.blocked = false;
     if (events & EPOLLERR) this.reap();
     this.pump();
   }
@@ -265,9 +274,30 @@ export class Transmitter implements poller.Watcher {
     }
     const backend = this.backendFor(job);
     if (backend !== this.zerocopy && this.zeroCopySending()) return PENDING;
+    if (backend === this.copy && !this.origin.datagram) return this.submitCopy(job);
     const n = backend.submit(job, job.remaining);
     // Nagle may hold back a zero-copy tail until an ACK; datagrams have no such tail.
     if (n > 0 && backend !== this.copy && !this.origin.datagram) this.zeroCopyTail = true;
+    return n;
+  }
+
+  /**
+   * A copy job on a stream socket (the queue's head), with the copy jobs queued right behind it
+   * in one gathered send: what piled up while the socket was full goes out in one syscall.
+   */
+  private submitCopy(job: WriteJob): number {
+    if (this.blocked) return EAGAIN;
+    const jobs = this.gathered;
+    jobs.push(job);
+    for (let i = 1; i < this.queue.length && jobs.length < GATHER_MAX; i++) {
+      const next = this.queue[i]!;
+      if (!(next instanceof WriteJob) || next.started || next.done || next.segmentSize !== 0) break;
+      if (next.abortReason() || this.mustWaitForNode() || this.backendFor(next) !== this.copy) break;
+      jobs.push(next);
+    }
+    const n = jobs.length === 1 ? this.copy.submit(job, job.remaining) : this.copy.submitGathered(jobs, jobs.length);
+    jobs.length = 0;
+    if (n === EAGAIN) this.blocked = true;
     return n;
   }
 
