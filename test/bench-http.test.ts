@@ -102,14 +102,14 @@ test('/proc/PID/stat: utime and stime counted after the last parenthesis of comm
   assert.throws(() => parseProcPidStat('42 (x) S 1 2'), /cannot read/);
 });
 
-test("the server CPU's busy time: one CPU's /proc/stat line, softirq in, idle and iowait out", () => {
+test("the server CPU's busy time: one CPU's /proc/stat line, softirq in, idle, iowait and steal out", () => {
   const stat = (cpu1: string) => `cpu  900 0 900 900 9 0 9 0 0 0\ncpu0 1 2 3 4 5 6 7 0 0 0\ncpu1 ${cpu1}\ncpu10 5 5 5 5 5 5 5 0 0 0\nintr 1\n`;
-  const before = parseProcStatCpu(stat('100 10 50 800 40 5 20 0 0 0'), 1);
-  // user 100 + nice 10 + system 50 + irq 5 + softirq 20 busy; idle 800 + iowait 40.
-  assert.deepEqual(before, { total: 1025, idle: 840, softirq: 20 });
-  assert.deepEqual(parseProcStatCpu(stat('0 0 0 0 0 0 0'), 10), { total: 35, idle: 10, softirq: 5 }, 'cpu10 is not cpu1');
-  const after = parseProcStatCpu(stat('150 10 80 900 40 5 90 0 0 0'), 1);
-  // 50 user + 30 system + 70 softirq = 150 ticks at 100 Hz.
+  const before = parseProcStatCpu(stat('100 10 50 800 40 5 20 3 0 0'), 1);
+  // user 100 + nice 10 + system 50 + irq 5 + softirq 20 busy; idle 800 + iowait 40; steal 3.
+  assert.deepEqual(before, { total: 1028, idle: 840, softirq: 20, steal: 3 });
+  assert.deepEqual(parseProcStatCpu(stat('0 0 0 0 0 0 0'), 10), { total: 35, idle: 10, softirq: 5, steal: 0 }, 'cpu10 is not cpu1');
+  const after = parseProcStatCpu(stat('150 10 80 900 40 5 90 60 0 0'), 1);
+  // 50 user + 30 system + 70 softirq = 150 ticks at 100 Hz; the 57 ticks of steal are not.
   assert.equal(busySecondsBetween(before, after), 1.5);
   assert.equal(busySecondsBetween(before, after, 250), 0.6);
   assert.ok(Number.isNaN(busySecondsBetween(after, before)), 'counters that went back: no figure');

@@ -39,6 +39,8 @@ export interface SystemTimes {
   /** idle + iowait. */
   idle: number;
   softirq: number;
+  /** Time the hypervisor ran something else while this CPU wanted to run: not work done here. */
+  steal: number;
 }
 
 /** Parses /proc/stat's aggregate "cpu" line: user nice system idle iowait irq softirq steal ... */
@@ -57,7 +59,7 @@ function parseCpuLine(text: string, name: string): SystemTimes {
   const n = line.trim().split(/\s+/).slice(1, 9).map(Number);
   if (n.length < 7 || n.some((v) => !Number.isFinite(v))) throw new Error(`/proc/stat: cannot read '${line}'`);
   const [user, nice, system, idle, iowait, irq, softirq, steal = 0] = n as [number, number, number, number, number, number, number, number?];
-  return { total: user + nice + system + idle + iowait + irq + softirq + steal, idle: idle + iowait, softirq };
+  return { total: user + nice + system + idle + iowait + irq + softirq + steal, idle: idle + iowait, softirq, steal };
 }
 
 /** The whole machine's busy time between two readings, as % of one CPU (netperf's % × CPUs), softirq apart. */
@@ -69,12 +71,12 @@ export function systemCpuPercent(before: SystemTimes, after: SystemTimes, cpuCou
 }
 
 /**
- * Seconds one CPU was busy between two readings of its /proc/stat line (everything but idle and
- * iowait: user, system, irq and softirq, whichever process or none it was charged to), in USER_HZ
+ * Seconds one CPU was busy between two readings of its /proc/stat line (user, nice, system, irq
+ * and softirq, whichever process or none it was charged to; not idle, iowait or steal), in USER_HZ
  * ticks of `hz` per second (100 on Linux).
  */
 export function busySecondsBetween(before: SystemTimes, after: SystemTimes, hz = 100): number {
-  const busy = after.total - after.idle - (before.total - before.idle);
+  const busy = after.total - after.idle - after.steal - (before.total - before.idle - before.steal);
   return busy >= 0 ? busy / hz : Number.NaN;
 }
 
