@@ -65,7 +65,8 @@ describe('serveFile', () => {
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, 'http://x');
     if (url.searchParams.has('gzip')) gzipResponses(res);
-    const job = serveFile(req, res, files[url.pathname] ?? files['/missing']!, { debug: true });
+    const latin1 = url.searchParams.has('latin1') ? (r: ServerResponse) => void r.setHeader('X-Name', 'caf\u00e9 \u00ff') : undefined;
+    const job = serveFile(req, res, files[url.pathname] ?? files['/missing']!, { debug: true, setHeaders: latin1 });
     served.push(job);
     void job.then((r) => results.push(r));
   };
@@ -210,6 +211,20 @@ describe('serveFile', () => {
       if (expected[i]![1]) assert.equal(sha256(r.body), sha256(expected[i]![1]!), `reply ${i}`);
     });
     assert.deepEqual(replies.map((r) => r.headers['x-aiotx-body']), ['sendfile', 'buffer; small', 'none', 'sendfile', undefined, 'sendfile', 'sendfile', 'buffer; small', 'sendfile', 'sendfile']);
+  });
+
+  it('sends the headers with the body exactly as Node writes them (latin1 values), once, on every path', async () => {
+    const reqs = ['GET /mid?latin1', 'GET /small.txt?latin1', 'HEAD /mid?latin1', 'GET /mid?latin1', 'GET /big?latin1'];
+    const text = reqs.map((r) => `${r} HTTP/1.1\r\nHost: x\r\n\r\n`).join('');
+    const replies = await rawExchange(host, text, reqs.length, new Set([2]));
+    assert.deepEqual(replies.map((r) => r.headers['x-aiotx-body']), ['sendfile', 'buffer; small', 'none', 'sendfile', 'sendfile']);
+    for (const [i, r] of replies.entries()) {
+      assert.equal(r.status, 200, `reply ${i}`);
+      assert.equal(r.headers['x-name'], 'caf\u00e9 \u00ff', `reply ${i}: the latin1 bytes Node would write`);
+      assert.ok(r.headers['date'] && r.headers['connection'] === 'keep-alive', `reply ${i}: Node's own headers`);
+    }
+    // A head sent twice would show up as body bytes here.
+    assert.deepEqual(replies.map((r) => sha256(r.body)), [mid, small, Buffer.alloc(0), mid, big].map(sha256));
   });
 
   it('aborts the body when the client goes away: the file is closed, no fd leaks', async () => {
