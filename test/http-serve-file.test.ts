@@ -51,6 +51,7 @@ describe('serveFile', () => {
   const small = Buffer.from('hello, small file\n'.repeat(50));
   const results: ServeResult[] = [];
   const served: Promise<ServeResult>[] = [];
+  const controllers: AbortController[] = [];
   let connections = 0;
   let server: Server;
   let host = '';
@@ -66,7 +67,8 @@ describe('serveFile', () => {
     const url = new URL(req.url!, 'http://x');
     if (url.searchParams.has('gzip')) gzipResponses(res);
     const latin1 = url.searchParams.has('latin1') ? (r: ServerResponse) => void r.setHeader('X-Name', 'caf\u00e9 \u00ff') : undefined;
-    const job = serveFile(req, res, files[url.pathname] ?? files['/missing']!, { debug: true, setHeaders: latin1 });
+    const signal = url.searchParams.has('signal') ? controllers[controllers.push(new AbortController()) - 1]!.signal : undefined;
+    const job = serveFile(req, res, files[url.pathname] ?? files['/missing']!, { debug: true, setHeaders: latin1, signal });
     served.push(job);
     void job.then((r) => results.push(r));
   };
@@ -241,6 +243,26 @@ describe('serveFile', () => {
     assert.equal(r.body, 'sendfile');
     assert.ok(r.error, 'the body did not complete');
     assert.ok(r.bytes < big.length);
+    assert.equal(await fdsBackTo(baseline), baseline);
+  });
+
+  it("the caller's signal aborts the body mid-send: the connection closes, the file too", async () => {
+    await fetchReply(`http://${host}/mid`);
+    await new Promise((r) => setTimeout(r, 100));
+    const baseline = openFds();
+    served.length = 0;
+    const socket = connect(Number(host.split(':')[1]), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /big?signal HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [first] = (await once(socket, 'data')) as [Buffer];
+    assert.match(first.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n/);
+    socket.pause(); // the body cannot finish before the abort
+    controllers.at(-1)!.abort();
+    const r = await served[0]!;
+    assert.equal(r.body, 'sendfile');
+    assert.equal(r.error?.name, 'AbortError');
+    socket.resume();
+    await once(socket, 'close');
     assert.equal(await fdsBackTo(baseline), baseline);
   });
 

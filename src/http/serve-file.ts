@@ -339,7 +339,7 @@ function takeHeader(res: ServerResponse): string | Uint8Array | null {
 
 /** The body (and, where Node lets us, the headers with it) on the connection this response owns. */
 function sendOn(res: ServerResponse, socket: Socket, file: OpenFile, how: SendFileOptions): Promise<WriteResult> {
-  if (how.signal!.aborted) return Promise.reject(how.signal!.reason as Error);
+  if (how.signal?.aborted) return Promise.reject(how.signal.reason as Error);
   const head = file.stat.isFile() ? takeHeader(res) : null;
   if (head === null) res.flushHeaders();
   // A regular file this response opened and closes: no duplicate; anything else gets sendFile's own checks.
@@ -349,15 +349,17 @@ function sendOn(res: ServerResponse, socket: Socket, file: OpenFile, how: SendFi
 function bodyBySendFile(res: ServerResponse, file: OpenFile, offset: number, length: number, s: Settings, signal?: AbortSignal): Promise<ServeResult> {
   if (s.debug) res.setHeader('X-Aiotx-Body', 'sendfile');
   const status = res.statusCode;
-  const ac = abortOnClose(res, signal);
+  // A client that goes away closes the socket, and that ends the job (the transmitter watches the
+  // socket): only the caller's signal needs a controller of its own, and listeners per response.
+  const ac = signal ? abortOnClose(res, signal) : null;
   // The headers are fixed now (headersSent is true from here on), sent with the body's first bytes.
   if (!res.headersSent) res.writeHead(status);
-  const how: SendFileOptions = { offset, length, signal: ac.signal };
+  const how: SendFileOptions = { offset, length, signal: ac?.signal };
   const socket = res.socket as Socket | null;
   const sent = socket
     ? sendOn(res, socket, file, how)
     : whenOwned(res).then((owner) => {
-        if (!owner) throw ac.signal.reason ?? new Error('the response closed before it owned its connection');
+        if (!owner) throw ac?.signal.reason ?? new Error('the response closed before it owned its connection');
         return sendOn(res, owner, file, how);
       });
   return sent.then(
