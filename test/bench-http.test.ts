@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { busySecondsBetween, parseProcStatCpu } from 'aiotx-bench/internal/bench/cpu-accounting.js';
 import { choosePinning, onCpu, parseCpuList } from 'aiotx-bench/internal/bench/cpu-pin.js';
 import { bytesFitResponses, headProblem } from 'aiotx-bench/internal/bench/http-check.js';
-import type { HttpBenchReport } from 'aiotx-bench/internal/bench/http-bench.js';
+import { addHttpRatios, asHttpBenchReport, type HttpBenchReport, type HttpCell } from 'aiotx-bench/internal/bench/http-bench.js';
+import { HTTP_TABLES, httpTargets } from 'aiotx-bench/internal/bench/http-tables.js';
 import { parseHttpBenchValues } from 'aiotx-bench/internal/bench/http-options.js';
 import { parseProcPidStat, parseServerList } from 'aiotx-bench/internal/bench/http-servers.js';
 import { nginxConfig } from 'aiotx-bench/internal/bench/nginx.js';
@@ -100,6 +102,57 @@ test('/proc/PID/stat: utime and stime counted after the last parenthesis of comm
   assert.throws(() => parseProcPidStat('42 (x) S 1 2'), /cannot read/);
 });
 
+test("the server CPU's busy time: one CPU's /proc/stat line, softirq in, idle, iowait and steal out", () => {
+  const stat = (cpu1: string) => `cpu  900 0 900 900 9 0 9 0 0 0\ncpu0 1 2 3 4 5 6 7 0 0 0\ncpu1 ${cpu1}\ncpu10 5 5 5 5 5 5 5 0 0 0\nintr 1\n`;
+  const before = parseProcStatCpu(stat('100 10 50 800 40 5 20 3 0 0'), 1);
+  // user 100 + nice 10 + system 50 + irq 5 + softirq 20 busy; idle 800 + iowait 40; steal 3.
+  assert.deepEqual(before, { total: 1028, idle: 840, softirq: 20, steal: 3 });
+  assert.deepEqual(parseProcStatCpu(stat('0 0 0 0 0 0 0'), 10), { total: 35, idle: 10, softirq: 5, steal: 0 }, 'cpu10 is not cpu1');
+  const after = parseProcStatCpu(stat('150 10 80 900 40 5 90 60 0 0'), 1);
+  // 50 user + 30 system + 70 softirq = 150 ticks at 100 Hz; the 57 ticks of steal are not.
+  assert.equal(busySecondsBetween(before, after), 1.5);
+  assert.equal(busySecondsBetween(before, after, 250), 0.6);
+  assert.ok(Number.isNaN(busySecondsBetween(after, before)), 'counters that went back: no figure');
+  assert.throws(() => parseProcStatCpu(stat('1 2 3 4 5 6 7'), 2), /no 'cpu2' line/);
+  assert.throws(() => parseProcStatCpu(stat('1 2 x'), 1), /cannot read/);
+  const real = parseProcStatCpu(readFileSync('/proc/stat', 'utf8'), parseCpuList(/^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!)[0]!);
+  assert.ok(real.total > real.idle && real.idle >= 0, 'this machine');
+});
+
+test('the busy-time column: medians, ratios to nginx and stream, its table and target, old JSON', () => {
+  const cell = (server: 'nginx' | 'stream' | 'aiotx', core: (number | null)[]): HttpCell => ({
+    server, size: 1 << 20, status: 'ok', reason: null,
+    requestsPerSecond: 1, gbitPerSecond: 1, cpuPercent: 50, cpuSecondsPerGB: 0.1, coreSecondsPerGB: Number.NaN,
+    gbitVsNginx: null, cpuPerGBVsNginx: null, corePerGBVsNginx: null, gbitVsStream: null, cpuPerGBVsStream: null, corePerGBVsStream: null,
+    bodySha256: null, runs: core.map((c) => ({ requests: 1, bytes: 1e9, seconds: 1, wallSeconds: 1, cpuSeconds: 0.1, coreSeconds: c, headBytes: 1 })),
+  });
+  // Medians as reduce() leaves them (one run per cell here).
+  const cells = [cell('nginx', [0.25]), cell('stream', [1]), cell('aiotx', [0.5])];
+  cells[0]!.coreSecondsPerGB = 0.25;
+  cells[1]!.coreSecondsPerGB = 1;
+  cells[2]!.coreSecondsPerGB = 0.5;
+  addHttpRatios(cells);
+  assert.equal(cells[2]!.corePerGBVsNginx, 2);
+  assert.equal(cells[2]!.corePerGBVsStream, 0.5);
+  assert.equal(cells[0]!.corePerGBVsNginx, 1);
+  const report = {
+    kind: 'aiotx-bench-http', version: 1, load: { before: 0, after: 0 }, pinning: { server: 0, client: 1, taskset: 'taskset' },
+    options: { sizes: [1 << 20], servers: ['nginx', 'stream', 'aiotx'] }, servers: [], results: cells,
+  } as unknown as HttpBenchReport;
+  const table = HTTP_TABLES.find((t) => /busy s\/GB/.test(t.title))!;
+  assert.equal(table.cell(cells[2]!), '0.500 (2.00×, 0.50×)');
+  const busy = httpTargets(report).find((t) => /busy/.test(t.what))!;
+  assert.deepEqual([busy.value, busy.met], [2, false]);
+  assert.equal(httpTargets({ ...report, pinning: null }).filter((t) => /busy/.test(t.what)).length, 0, 'unpinned: no such target');
+  // A report saved before the column existed renders: n/a, no ratios.
+  const old = JSON.parse(JSON.stringify(report)) as { results: Record<string, unknown>[] };
+  for (const c of old.results) for (const k of ['coreSecondsPerGB', 'corePerGBVsNginx', 'corePerGBVsStream']) delete c[k];
+  const parsed = asHttpBenchReport(old)!;
+  assert.ok(Number.isNaN(parsed.results[2]!.coreSecondsPerGB));
+  assert.equal(parsed.results[2]!.corePerGBVsNginx, null);
+  assert.equal(table.cell(parsed.results[2]!), 'n/a');
+});
+
 test('nginx config and options: what the bench promises', () => {
   const conf = nginxConfig('/p', '/p/files', 8080);
   for (const line of ['daemon off;', 'master_process off;', 'worker_processes 1;', 'sendfile on;', 'tcp_nopush on;', 'access_log off;', 'listen 127.0.0.1:8080;', 'root /p/files;', 'pid /p/nginx.pid;']) {
@@ -165,6 +218,12 @@ test('a short run: every server answers with the file\'s bytes, every row has fi
     assert.ok(bytesFitResponses(run.bytes, run.requests, 2, run.headBytes, c.size), `${what}: ${run.bytes} bytes fit ${run.requests} responses`);
     for (const f of [c.requestsPerSecond, c.gbitPerSecond, c.cpuPercent, c.cpuSecondsPerGB]) assert.ok(Number.isFinite(f) && f >= 0, `${what}: figures`);
     assert.ok(c.gbitVsNginx !== null && c.gbitVsStream !== null, `${what}: ratios`);
+    if (pinned) {
+      assert.ok(run.coreSeconds !== null && run.coreSeconds >= 0 && Number.isFinite(c.coreSecondsPerGB), `${what}: the server CPU's busy time`);
+      assert.ok(c.corePerGBVsNginx !== null, `${what}: its ratio`);
+    } else {
+      assert.equal(run.coreSeconds, null, `${what}: unpinned, no one CPU to read`);
+    }
   }
   assert.ok(report.results.filter((c) => c.server === 'nginx').every((c) => c.gbitVsNginx === 1));
   await assertNothingLeft(tmp);
@@ -172,6 +231,7 @@ test('a short run: every server answers with the file\'s bytes, every row has fi
   const again = spawnSync(process.execPath, [bin, 'report', join(reportDir, 'results.json')], { cwd: root, encoding: 'utf8' });
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /Server CPU s\/GB/);
+  assert.match(again.stdout, /Server CPU's busy s\/GB from \/proc\/stat/);
   assert.match(again.stdout, /aiotx's targets:\n {2}1K: aiotx requests\/s × express\.static/);
 });
 

@@ -51,6 +51,7 @@ describe('serveFile', () => {
   const small = Buffer.from('hello, small file\n'.repeat(50));
   const results: ServeResult[] = [];
   const served: Promise<ServeResult>[] = [];
+  const controllers: AbortController[] = [];
   let connections = 0;
   let server: Server;
   let host = '';
@@ -65,7 +66,9 @@ describe('serveFile', () => {
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, 'http://x');
     if (url.searchParams.has('gzip')) gzipResponses(res);
-    const job = serveFile(req, res, files[url.pathname] ?? files['/missing']!, { debug: true });
+    const latin1 = url.searchParams.has('latin1') ? (r: ServerResponse) => void r.setHeader('X-Name', 'caf\u00e9 \u00ff') : undefined;
+    const signal = url.searchParams.has('signal') ? controllers[controllers.push(new AbortController()) - 1]!.signal : undefined;
+    const job = serveFile(req, res, files[url.pathname] ?? files['/missing']!, { debug: true, setHeaders: latin1, signal });
     served.push(job);
     void job.then((r) => results.push(r));
   };
@@ -212,6 +215,20 @@ describe('serveFile', () => {
     assert.deepEqual(replies.map((r) => r.headers['x-aiotx-body']), ['sendfile', 'buffer; small', 'none', 'sendfile', undefined, 'sendfile', 'sendfile', 'buffer; small', 'sendfile', 'sendfile']);
   });
 
+  it('sends the headers with the body exactly as Node writes them (latin1 values), once, on every path', async () => {
+    const reqs = ['GET /mid?latin1', 'GET /small.txt?latin1', 'HEAD /mid?latin1', 'GET /mid?latin1', 'GET /big?latin1'];
+    const text = reqs.map((r) => `${r} HTTP/1.1\r\nHost: x\r\n\r\n`).join('');
+    const replies = await rawExchange(host, text, reqs.length, new Set([2]));
+    assert.deepEqual(replies.map((r) => r.headers['x-aiotx-body']), ['sendfile', 'buffer; small', 'none', 'sendfile', 'sendfile']);
+    for (const [i, r] of replies.entries()) {
+      assert.equal(r.status, 200, `reply ${i}`);
+      assert.equal(r.headers['x-name'], 'caf\u00e9 \u00ff', `reply ${i}: the latin1 bytes Node would write`);
+      assert.ok(r.headers['date'] && r.headers['connection'] === 'keep-alive', `reply ${i}: Node's own headers`);
+    }
+    // A head sent twice would show up as body bytes here.
+    assert.deepEqual(replies.map((r) => sha256(r.body)), [mid, small, Buffer.alloc(0), mid, big].map(sha256));
+  });
+
   it('aborts the body when the client goes away: the file is closed, no fd leaks', async () => {
     await fetchReply(`http://${host}/mid`); // the transmitter machinery exists from here on
     await new Promise((r) => setTimeout(r, 100));
@@ -226,6 +243,26 @@ describe('serveFile', () => {
     assert.equal(r.body, 'sendfile');
     assert.ok(r.error, 'the body did not complete');
     assert.ok(r.bytes < big.length);
+    assert.equal(await fdsBackTo(baseline), baseline);
+  });
+
+  it("the caller's signal aborts the body mid-send: the connection closes, the file too", async () => {
+    await fetchReply(`http://${host}/mid`);
+    await new Promise((r) => setTimeout(r, 100));
+    const baseline = openFds();
+    served.length = 0;
+    const socket = connect(Number(host.split(':')[1]), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /big?signal HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [first] = (await once(socket, 'data')) as [Buffer];
+    assert.match(first.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n/);
+    socket.pause(); // the body cannot finish before the abort
+    controllers.at(-1)!.abort();
+    const r = await served[0]!;
+    assert.equal(r.body, 'sendfile');
+    assert.equal(r.error?.name, 'AbortError');
+    socket.resume();
+    await once(socket, 'close');
     assert.equal(await fdsBackTo(baseline), baseline);
   });
 

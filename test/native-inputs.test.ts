@@ -86,6 +86,28 @@ describe('native entry points', () => {
     assert.equal(addon.send(0, new Uint8Array(4), 5, 0, false), -14);
   });
 
+  it('sendHeadAndFile refuses a bad head, offsets and state; bad fds and detached memory are -errno', () => {
+    const state = new Int32Array(1);
+    const call = (...a: unknown[]) => (addon.sendHeadAndFile as (...x: unknown[]) => number)(...a);
+    for (const head of [null, undefined, 7, {}, [1, 2], Symbol('h')]) {
+      assert.throws(() => call(999999, head, 0, 999999, 0, 10, state), { name: 'TypeError' }, String(typeof head));
+    }
+    assert.throws(() => call(999999, 'abc', 4, 999999, 0, 10, state), { name: 'RangeError' }, 'headOffset past the head');
+    assert.throws(() => call(999999, new Uint8Array(2), 3, 999999, 0, 10, state), { name: 'RangeError' });
+    assert.throws(() => call(999999, 'abc', -1, 999999, 0, 10, state), { name: 'RangeError' });
+    assert.throws(() => call(999999, 'abc', 0, 999999, -1, 10, state), { name: 'RangeError' });
+    assert.throws(() => call(999999, 'abc', 0, 999999, 0, 2 ** 53, state), { name: 'RangeError' });
+    assert.throws(() => call(999999, 'abc', 0, 999999, 0, 10, new Int32Array(0)), { name: 'TypeError' });
+    assert.throws(() => call(999999, 'abc', 0, 999999, 0, 10, new Uint32Array(1)), { name: 'TypeError' });
+    assert.throws(() => call(999999, 'abc', 0, 999999, 0, 10), { name: 'TypeError' }, 'too few arguments');
+    assert.equal(call(999999, 'abc', 0, 999999, 0, 10, state), -9, 'EBADF');
+    assert.equal(call(999999, 'x'.repeat(100_000), 0, 999999, 0, 10, state), -9, 'a long head: EBADF too');
+    assert.equal(call(999999, 'abc', 3, 999999, 0, 10, state), -9, 'head done: the sendfile part meets EBADF');
+    const view = new Uint8Array(8);
+    structuredClone(view.buffer, { transfer: [view.buffer] });
+    assert.equal(call(999999, view, 0, 999999, 0, 10, state), -14, 'detached: EFAULT');
+  });
+
   it('the io_uring entry points refuse bad tables, buffers and slots once the ring runs', { skip: startRing() < 0 ? 'io_uring unavailable' : false }, () => {
     const buf = Buffer.alloc(5);
     const entry = (fd: number, off: number, len: number, tag: number, slot: number, flags = 0) => new Float64Array([fd, off, len, tag, slot, flags]);

@@ -6,6 +6,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { sendOwnedFile } from '../src/api/send-file.js';
 import { aioWrite, sendFile, type ZeroCopyMode } from '../src/index.js';
 import { backendCases } from './helpers/backends.js';
 import { endAndCompare, Expected, randomBytes, receiveAll, stillPending, tcpPair } from './helpers/sockets.js';
@@ -94,6 +95,59 @@ describe('sendFile', () => {
     pair.server.resume();
     await assert.rejects(job, { code: 'ERR_AIOTX_FILE_TRUNCATED' });
     await pair.close();
+  });
+
+  it('sends a head (latin1 string or bytes) and the file range in one job, in order with the jobs around it', async () => {
+    const pair = await tcpPair();
+    const received = receiveAll(pair.server);
+    const fd = openSync(path, 'r');
+    try {
+      // Node serializes headers as latin1: a char above 0xFF goes out as its low byte.
+      const text = 'HTTP/1.1 200 OK\r\nX-Name: caf\u00e9 \u0141\r\ncontent-length: 5000\r\n\r\n';
+      const bytes = randomBytes(333);
+      const before = aioWrite(pair.client, Buffer.from('before'));
+      const a = sendOwnedFile(pair.client, fd, content.length, { offset: 7, length: 5000 }, text);
+      const b = sendOwnedFile(pair.client, fd, content.length, { offset: content.length - (3 << 20) }, bytes);
+      const c = sendOwnedFile(pair.client, fd, content.length, {}, '');
+      const results = await Promise.all([before, a, b, c]);
+      assert.deepEqual(results.slice(1).map((r) => r.bytes), [text.length + 5000, bytes.length + (3 << 20), content.length], 'bytes count the head');
+      await assert.rejects(sendOwnedFile(pair.client, fd, content.length, { offset: content.length, length: 1 }, 'x'), { code: 'ERR_OUT_OF_RANGE' });
+      await endAndCompare(pair, received, new Expected(Buffer.from('before'), Buffer.from(text, 'latin1'), content.subarray(7, 5007), bytes, content.subarray(content.length - (3 << 20)), content));
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('resumes a head the socket took only part of (the receiver stopped reading), byte-exact', async () => {
+    const pair = await tcpPair();
+    pair.server.pause();
+    const fd = openSync(path, 'r');
+    try {
+      // A head far larger than the socket buffers (and than the addon's stack copy) cannot go in one send.
+      const head = 'H'.repeat(3 << 20) + '\u00ff'.repeat(12345) + '\r\n\r\n';
+      const job = sendOwnedFile(pair.client, fd, content.length, { offset: 1, length: 1 << 20 }, head);
+      assert.equal(await stillPending(job, pair), true);
+      const received = receiveAll(pair.server);
+      pair.server.resume();
+      assert.equal((await job).bytes, head.length + (1 << 20));
+      await endAndCompare(pair, received, new Expected(Buffer.from(head, 'latin1'), content.subarray(1, 1 + (1 << 20))));
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('a head job whose file shrank sends the head, then rejects as truncated', async () => {
+    const shrinking = join(dir, 'shrinking-head.bin');
+    writeFileSync(shrinking, content.subarray(0, 1 << 20));
+    const fd = openSync(shrinking, 'r');
+    const pair = await tcpPair();
+    try {
+      truncateSync(shrinking, 0);
+      await assert.rejects(sendOwnedFile(pair.client, fd, 1 << 20, {}, 'HEAD\r\n'), { code: 'ERR_AIOTX_FILE_TRUNCATED' });
+    } finally {
+      closeSync(fd);
+      await pair.close();
+    }
   });
 
   const usable = backendCases.filter((c) => c.skip === false).map((c) => c.zeroCopy);

@@ -7,6 +7,8 @@ import { FileJob, PromiseSettler, type WriteResult } from '../engine/job.js';
 import { checkTarget, describe, transmitterFor, type Target } from '../engine/registry.js';
 import { checkOptions, checkSignal, enqueueWhenReady } from './arguments.js';
 
+export type { WriteResult };
+
 export interface SendFileOptions {
   /** First byte of the file to send (default 0). */
   offset?: number;
@@ -48,13 +50,16 @@ export function sendFile(target: Target, file: string | number | FileHandle, opt
 
 /**
  * sendFile of an fd the caller opened, checked (a regular file of `size` bytes) and keeps open
- * until the promise settles: no duplicate, no fstat. For aiotx's own surfaces (serveFile).
+ * until the promise settles: no duplicate, no fstat, and the job goes to the socket at once (no
+ * turn waiting for an open). `head`, when given, goes out just before the file's bytes in the
+ * same call (an HTTP response's serialized headers: a latin1 string); the result's `bytes`
+ * counts it. For aiotx's own surfaces (serveFile).
  */
-export function sendOwnedFile(target: Target, fd: number, size: number, options: SendFileOptions = {}): Promise<WriteResult> {
-  return start(target, () => ({ owned: fd, size }), options);
+export function sendOwnedFile(target: Target, fd: number, size: number, options: SendFileOptions = {}, head?: string | Uint8Array): Promise<WriteResult> {
+  return start(target, () => ({ owned: fd, size }), options, head);
 }
 
-function start(target: Target, sourceOf: () => FileSource | OwnedFile, options: SendFileOptions): Promise<WriteResult> {
+function start(target: Target, sourceOf: () => FileSource | OwnedFile, options: SendFileOptions, head?: string | Uint8Array): Promise<WriteResult> {
   return new Promise<WriteResult>((resolve, reject) => {
     const settler = new PromiseSettler(resolve, reject);
     checkTarget(target, 'sendFile');
@@ -64,9 +69,18 @@ function start(target: Target, sourceOf: () => FileSource | OwnedFile, options: 
     const length = checkCount(options.length, 'options.length');
     const signal = checkSignal(options.signal, 'sendFile');
     if (signal?.aborted) throw abortError(signal);
+    const owned = typeof source === 'object' && 'owned' in source ? source : null;
+    const ownedCount = owned ? (length ?? Math.max(0, owned.size - offset)) : 0;
+    if (owned && offset + ownedCount > owned.size) throw pastEnd(offset, ownedCount, owned.size);
     const tx = transmitterFor(target, 'sendFile');
     const job = new FileJob(0, settler, signal);
-    const opened = openFileSource(source);
+    if (head !== undefined) job.setHead(head);
+    if (owned) {
+      // Already open and checked: ready before it is queued, so it can go out in this very call.
+      job.prepared(owned.owned, offset, ownedCount);
+      return enqueueWhenReady(tx, job);
+    }
+    const opened = openFileSource(source as FileSource);
     enqueueWhenReady(tx, job, (t) => {
       if (!t) return void opened.then((f) => f.close(), () => {});
       opened.then(
@@ -75,7 +89,7 @@ function start(target: Target, sourceOf: () => FileSource | OwnedFile, options: 
           job.onFinish = f.close;
           const count = length ?? Math.max(0, f.size - offset);
           if (offset + count > f.size) {
-            job.stop(rangeError(`sendFile: offset ${offset} + length ${count} is past the end of the file (${f.size} bytes)`));
+            job.stop(pastEnd(offset, count, f.size));
           } else {
             job.prepared(f.fd, offset, count);
           }
@@ -88,4 +102,8 @@ function start(target: Target, sourceOf: () => FileSource | OwnedFile, options: 
       );
     });
   });
+}
+
+function pastEnd(offset: number, count: number, size: number): AiotxError {
+  return rangeError(`sendFile: offset ${offset} + length ${count} is past the end of the file (${size} bytes)`);
 }

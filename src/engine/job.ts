@@ -251,12 +251,24 @@ export class FileJob extends Job {
   fd = -1;
   offset = 0;
   override ready = false;
+  /**
+   * Bytes sent before the file's, in the same call (an HTTP response's headers, serialized by
+   * Node: a latin1 string), or null. They count in `length` and `submitted`, ahead of the file's.
+   */
+  head: string | Uint8Array | null = null;
+  headLength = 0;
+
+  /** Sends `head` (latin1 when a string) just before the file's bytes, in the same call. */
+  setHead(head: string | Uint8Array): void {
+    this.head = head;
+    this.headLength = head.length;
+  }
 
   /** The file is open and its range known. */
   prepared(fd: number, offset: number, length: number): void {
     this.fd = fd;
     this.offset = offset;
-    this.length = length;
+    this.length = this.headLength + length;
     this.ready = true;
   }
 

@@ -320,7 +320,11 @@ export class Transmitter implements poller.Watcher {
 
   private submitFile(job: FileJob): number {
     if (this.zeroCopySending()) return PENDING;
-    const n = addon.sendfileAll(this.fd, job.fd, job.offset + job.submitted, job.remaining, sendfileState);
+    const head = job.head;
+    const n =
+      head !== null && job.submitted < job.headLength
+        ? addon.sendHeadAndFile(this.fd, head, job.submitted, job.fd, job.offset, job.length - job.headLength, sendfileState)
+        : addon.sendfileAll(this.fd, job.fd, job.offset + job.submitted - job.headLength, job.remaining, sendfileState);
     if (n > 0) {
       job.accepted(n);
       job.completed(n, true);

@@ -6,7 +6,7 @@ import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import type { Socket } from 'node:net';
 import { extname } from 'node:path';
 import { contentType } from 'mime-types';
-import { sendFile, sendOwnedFile } from '../api/send-file.js';
+import { sendFile, sendOwnedFile, type SendFileOptions, type WriteResult } from '../api/send-file.js';
 import { cacheControlValue, maxAgeMs } from './cache-control.js';
 import { etagOf, isConditional, isFresh, isRangeFresh, preconditionFails, type Validators } from './conditional.js';
 import { fallbackReason, type FallbackReason } from './fast-path.js';
@@ -297,14 +297,14 @@ function abortOnClose(res: ServerResponse, signal: AbortSignal | undefined): Abo
   return ac;
 }
 
-/** The socket once this response owns it and Node has written what it buffered (the headers). */
-function ownSocket(res: ServerResponse): Promise<Socket | null> {
-  if (res.socket) return Promise.resolve(res.socket);
+/** The connection once this response owns it (a pipelined response waits for the ones before it), or null if it closed first. */
+function whenOwned(res: ServerResponse): Promise<Socket | null> {
   return new Promise((resolve) => {
     const onSocket = (socket: Socket) => {
       res.off('close', onClose);
-      // assignSocket emits 'socket' before it flushes the buffered headers.
-      process.nextTick(() => resolve(socket));
+      // assignSocket emits 'socket' before it flushes what the response buffered: nothing here,
+      // the headers were kept back for takeHeader.
+      resolve(socket);
     };
     const onClose = () => {
       res.off('socket', onSocket);
@@ -315,30 +315,67 @@ function ownSocket(res: ServerResponse): Promise<Socket | null> {
   });
 }
 
+/** The private fields of Node's OutgoingMessage (lib/_http_outgoing.js, Node 20 and 22) that takeHeader uses. */
+interface OutgoingInternals {
+  _header?: unknown;
+  _headerSent?: unknown;
+  outputData?: unknown;
+}
+
+/**
+ * Node's serialized status line and headers (writeHead stored them in `_header`, a latin1 string),
+ * marked sent so that Node does not write them again: the body's first sendfile call sends them
+ * in front of the body, in one packet, as nginx does. Null where Node's fields do not look as
+ * expected or Node already queued them: then Node writes them (flushHeaders) as before.
+ */
+function takeHeader(res: ServerResponse): string | Uint8Array | null {
+  const r = res as unknown as OutgoingInternals;
+  const header = r._header;
+  if (r._headerSent !== false || !Array.isArray(r.outputData) || r.outputData.length !== 0) return null;
+  if (typeof header !== 'string' && !(header instanceof Uint8Array)) return null;
+  r._headerSent = true;
+  return header;
+}
+
+/** The body (and, where Node lets us, the headers with it) on the connection this response owns. */
+function sendOn(res: ServerResponse, socket: Socket, file: OpenFile, how: SendFileOptions): Promise<WriteResult> {
+  if (how.signal?.aborted) return Promise.reject(how.signal.reason as Error);
+  const head = file.stat.isFile() ? takeHeader(res) : null;
+  if (head === null) res.flushHeaders();
+  // A regular file this response opened and closes: no duplicate; anything else gets sendFile's own checks.
+  return file.stat.isFile() ? sendOwnedFile(socket, file.fd, file.stat.size, how, head ?? undefined) : sendFile(socket, file.fd, how);
+}
+
 function bodyBySendFile(res: ServerResponse, file: OpenFile, offset: number, length: number, s: Settings, signal?: AbortSignal): Promise<ServeResult> {
   if (s.debug) res.setHeader('X-Aiotx-Body', 'sendfile');
   const status = res.statusCode;
-  const ac = abortOnClose(res, signal);
-  res.flushHeaders();
-  return ownSocket(res)
-    .then((socket) => {
-      if (!socket || ac.signal.aborted) throw ac.signal.reason ?? new Error('the response closed before it owned its connection');
-      const how = { offset, length, signal: ac.signal };
-      // A regular file this response opened and closes: no duplicate; anything else gets sendFile's own checks.
-      return file.stat.isFile() ? sendOwnedFile(socket, file.fd, file.stat.size, how) : sendFile(socket, file.fd, how);
-    })
-    .then(
-      (r): ServeResult => {
-        res.end();
-        return { status, body: 'sendfile', bytes: r.bytes };
-      },
-      (error: Error): ServeResult => {
-        // Never leave a connection whose Content-Length the body did not fill.
-        res.destroy();
-        return { status, body: 'sendfile', bytes: 0, error };
-      },
-    )
-    .finally(() => closeFile(file));
+  // A client that goes away closes the socket, and that ends the job (the transmitter watches the
+  // socket): only the caller's signal needs a controller of its own, and listeners per response.
+  const ac = signal ? abortOnClose(res, signal) : null;
+  // The headers are fixed now (headersSent is true from here on), sent with the body's first bytes.
+  if (!res.headersSent) res.writeHead(status);
+  const how: SendFileOptions = { offset, length, signal: ac?.signal };
+  const socket = res.socket as Socket | null;
+  const sent = socket
+    ? sendOn(res, socket, file, how)
+    : whenOwned(res).then((owner) => {
+        if (!owner) throw ac?.signal.reason ?? new Error('the response closed before it owned its connection');
+        return sendOn(res, owner, file, how);
+      });
+  return sent.then(
+    (r): ServeResult => {
+      closeFile(file);
+      res.end();
+      // r.bytes counts the headers too when they went with the body.
+      return { status, body: 'sendfile', bytes: r.bytes > length ? length : r.bytes };
+    },
+    (error: Error): ServeResult => {
+      closeFile(file);
+      // Never leave a connection whose Content-Length the body did not fill.
+      res.destroy();
+      return { status, body: 'sendfile', bytes: 0, error };
+    },
+  );
 }
 
 function bodyFromBuffer(res: ServerResponse, file: OpenFile, offset: number, length: number, fallback: FallbackReason, signal?: AbortSignal): Promise<ServeResult> {

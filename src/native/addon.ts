@@ -27,6 +27,11 @@ export interface Addon {
   sendfile(sockfd: number, filefd: number, offset: number, count: number): number;
   /** sendfile until count is sent or the socket is full (then state[0] = 1); -errno when nothing went. */
   sendfileAll(sockfd: number, filefd: number, offset: number, count: number, state: Int32Array): number;
+  /**
+   * head[headOffset..] by send(MSG_MORE), then the file as sendfileAll, in one call: bytes sent of
+   * both, state[0] = 1 when the socket was full, -errno when nothing went. A string head is latin1.
+   */
+  sendHeadAndFile(sockfd: number, head: string | ArrayBufferView | ArrayBuffer, headOffset: number, filefd: number, offset: number, count: number, state: Int32Array): number;
   /** open(2) of relative beneath root by openat2 (no `..` above it, no absolute or magic link): fd or -errno. */
   openBeneath(root: string, relative: string): number;
   drainZerocopy(fd: number, out: Uint32Array): number;

@@ -39,16 +39,27 @@ export interface SystemTimes {
   /** idle + iowait. */
   idle: number;
   softirq: number;
+  /** Time the hypervisor ran something else while this CPU wanted to run: not work done here. */
+  steal: number;
 }
 
 /** Parses /proc/stat's aggregate "cpu" line: user nice system idle iowait irq softirq steal ... */
 export function parseProcStat(text: string): SystemTimes {
-  const line = text.split('\n').find((l) => /^cpu\s/.test(l));
-  if (!line) throw new Error("/proc/stat has no aggregate 'cpu' line");
+  return parseCpuLine(text, 'cpu');
+}
+
+/** Parses /proc/stat's line of one CPU ("cpu0 ..."): the same counters, that CPU's alone. */
+export function parseProcStatCpu(text: string, cpu: number): SystemTimes {
+  return parseCpuLine(text, `cpu${cpu}`);
+}
+
+function parseCpuLine(text: string, name: string): SystemTimes {
+  const line = text.split('\n').find((l) => l.startsWith(name) && /\s/.test(l.charAt(name.length)));
+  if (!line) throw new Error(name === 'cpu' ? "/proc/stat has no aggregate 'cpu' line" : `/proc/stat has no '${name}' line`);
   const n = line.trim().split(/\s+/).slice(1, 9).map(Number);
   if (n.length < 7 || n.some((v) => !Number.isFinite(v))) throw new Error(`/proc/stat: cannot read '${line}'`);
   const [user, nice, system, idle, iowait, irq, softirq, steal = 0] = n as [number, number, number, number, number, number, number, number?];
-  return { total: user + nice + system + idle + iowait + irq + softirq + steal, idle: idle + iowait, softirq };
+  return { total: user + nice + system + idle + iowait + irq + softirq + steal, idle: idle + iowait, softirq, steal };
 }
 
 /** The whole machine's busy time between two readings, as % of one CPU (netperf's % × CPUs), softirq apart. */
@@ -57,6 +68,16 @@ export function systemCpuPercent(before: SystemTimes, after: SystemTimes, cpuCou
   if (total <= 0) return { busy: Number.NaN, softirq: Number.NaN };
   const share = (ticks: number) => (ticks / total) * cpuCount * 100;
   return { busy: share(total - (after.idle - before.idle)), softirq: share(after.softirq - before.softirq) };
+}
+
+/**
+ * Seconds one CPU was busy between two readings of its /proc/stat line (user, nice, system, irq
+ * and softirq, whichever process or none it was charged to; not idle, iowait or steal), in USER_HZ
+ * ticks of `hz` per second (100 on Linux).
+ */
+export function busySecondsBetween(before: SystemTimes, after: SystemTimes, hz = 100): number {
+  const busy = after.total - after.idle - after.steal - (before.total - before.idle - before.steal);
+  return busy >= 0 ? busy / hz : Number.NaN;
 }
 
 /** netperf's service demand: microseconds of CPU per KB (1024 bytes) moved. */

@@ -4,10 +4,10 @@
 // every cell reports the medians of its runs and ratios to nginx and to the stream server.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuPercentOfOneCore, cpuSecondsPerGB, gigabitsPerSecond, median, ratio } from './cpu-accounting.js';
+import { busySecondsBetween, cpuPercentOfOneCore, cpuSecondsPerGB, gigabitsPerSecond, median, parseProcStatCpu, ratio, type SystemTimes } from './cpu-accounting.js';
 import { choosePinning, type CpuPinning, type OnCpu } from './cpu-pin.js';
 import { bytesFitResponses, checkResponse } from './http-check.js';
 import {
@@ -44,7 +44,10 @@ export interface HttpBenchOptions {
 export const HTTP_NOTE =
   'Loopback: wrk and the server share this machine, and every byte is copied into wrk; the figures compare servers on one path, ' +
   'not a NIC. Server CPU is user+sys of the server process (all its threads) from /proc/PID/stat over the wrk run; ' +
-  "nginx runs with master_process off, so its one process is the worker. wrk's own CPU is not counted.";
+  "nginx runs with master_process off, so its one process is the worker. wrk's own CPU is not counted. " +
+  "Pinned, the server's CPU is also read as a whole from /proc/stat (its busy time: user, system, irq and softirq, " +
+  'whichever process it was charged to or none), which counts the loopback receive work that runs there in softirq ' +
+  'and is billed to no PID, or to the one running at that moment.';
 
 /** One wrk run against one server and file. */
 export interface HttpRun {
@@ -56,6 +59,8 @@ export interface HttpRun {
   /** The window the server's CPU was read over (wrk's start to its exit). */
   wallSeconds: number;
   cpuSeconds: number;
+  /** Busy seconds of the server's CPU (pinned runs only, else null) over the same window, from /proc/stat. */
+  coreSeconds: number | null;
   /** The response head's length in the check before the run. */
   headBytes: number;
 }
@@ -72,10 +77,14 @@ export interface HttpCell {
   /** Server CPU, % of one core. */
   cpuPercent: number;
   cpuSecondsPerGB: number;
+  /** Busy seconds of the server's CPU per GB (softirq and all; NaN unpinned). */
+  coreSecondsPerGB: number;
   gbitVsNginx: number | null;
   cpuPerGBVsNginx: number | null;
+  corePerGBVsNginx: number | null;
   gbitVsStream: number | null;
   cpuPerGBVsStream: number | null;
+  corePerGBVsStream: number | null;
   /** sha256 of the body in the last check (equal to the file's: the check fails otherwise). */
   bodySha256: string | null;
   runs: HttpRun[];
@@ -158,8 +167,8 @@ function wrkVersion(wrk: string): string {
 function emptyCell(server: HttpServerName, size: number, status: HttpStatus, reason: string | null): HttpCell {
   return {
     server, size, status, reason,
-    requestsPerSecond: Number.NaN, gbitPerSecond: Number.NaN, cpuPercent: Number.NaN, cpuSecondsPerGB: Number.NaN,
-    gbitVsNginx: null, cpuPerGBVsNginx: null, gbitVsStream: null, cpuPerGBVsStream: null,
+    requestsPerSecond: Number.NaN, gbitPerSecond: Number.NaN, cpuPercent: Number.NaN, cpuSecondsPerGB: Number.NaN, coreSecondsPerGB: Number.NaN,
+    gbitVsNginx: null, cpuPerGBVsNginx: null, corePerGBVsNginx: null, gbitVsStream: null, cpuPerGBVsStream: null, corePerGBVsStream: null,
     bodySha256: null, runs: [],
   };
 }
@@ -172,6 +181,7 @@ function reduce(cell: HttpCell): void {
   cell.gbitPerSecond = m((r) => gigabitsPerSecond(r.bytes, r.seconds));
   cell.cpuPercent = m((r) => cpuPercentOfOneCore(r.cpuSeconds, r.wallSeconds));
   cell.cpuSecondsPerGB = m((r) => cpuSecondsPerGB(r.cpuSeconds, r.bytes));
+  cell.coreSecondsPerGB = cell.runs.every((r) => r.coreSeconds !== null) ? m((r) => cpuSecondsPerGB(r.coreSeconds!, r.bytes)) : Number.NaN;
 }
 
 /** Ratios of each cell to nginx's and the stream server's of the same size. */
@@ -185,6 +195,17 @@ export function addHttpRatios(results: HttpCell[]): void {
     c.cpuPerGBVsNginx = ok ? ratio(c.cpuSecondsPerGB, nginx?.cpuSecondsPerGB) : null;
     c.gbitVsStream = ok ? ratio(c.gbitPerSecond, stream?.gbitPerSecond) : null;
     c.cpuPerGBVsStream = ok ? ratio(c.cpuSecondsPerGB, stream?.cpuSecondsPerGB) : null;
+    c.corePerGBVsNginx = ok ? ratio(c.coreSecondsPerGB, nginx?.coreSecondsPerGB) : null;
+    c.corePerGBVsStream = ok ? ratio(c.coreSecondsPerGB, stream?.coreSecondsPerGB) : null;
+  }
+}
+
+/** The /proc/stat counters of one CPU now, or null where they cannot be read. */
+function cpuTimes(cpu: number): SystemTimes | null {
+  try {
+    return parseProcStatCpu(readFileSync('/proc/stat', 'utf8'), cpu);
+  } catch {
+    return null;
   }
 }
 
@@ -196,9 +217,12 @@ async function measure(server: RunningServer, wrk: string, script: string, file:
   const check = await checkResponse(server.port, path, file.size, file.sha256, 60_000);
   const job = { wrk, url: `http://127.0.0.1:${server.port}${path}`, connections: o.connections, threads: o.threads, seconds, script, cpu: pinning && { cpu: pinning.client, taskset: pinning.taskset }, track: (c: ChildProcess) => guard.track(c) };
   const cpu0 = processCpuSeconds(server.pid);
+  const core0 = pinning && cpuTimes(pinning.server);
   const t0 = process.hrtime.bigint();
   const s = await runWrk(job);
   const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const core1 = pinning && cpuTimes(pinning.server);
+  const coreSeconds = core0 && core1 ? busySecondsBetween(core0, core1) : null;
   const gone = server.exited();
   if (gone !== null) throw new Error(gone);
   const cpuSeconds = processCpuSeconds(server.pid) - cpu0;
@@ -210,7 +234,7 @@ async function measure(server: RunningServer, wrk: string, script: string, file:
   if (!bytesFitResponses(s.bytes, s.requests, o.connections, check.headBytes, file.size)) {
     throw new Error(`wrk read ${s.bytes} bytes for ${s.requests} responses of ${check.headBytes}+${file.size} bytes on ${o.connections} connections: not the file's length`);
   }
-  return { requests: s.requests, bytes: s.bytes, seconds: s.seconds, wallSeconds, cpuSeconds, headBytes: check.headBytes };
+  return { requests: s.requests, bytes: s.bytes, seconds: s.seconds, wallSeconds, cpuSeconds, coreSeconds: coreSeconds !== null && Number.isFinite(coreSeconds) ? coreSeconds : null, headBytes: check.headBytes };
 }
 
 function startServer(name: HttpServerName, nginx: ReturnType<typeof findNginx>, dir: string, root: string, o: HttpBenchOptions, guard: ProcessGuard, cpu: OnCpu | null): Promise<RunningServer> {
@@ -329,7 +353,10 @@ export function asHttpBenchReport(value: unknown): HttpBenchReport | null {
   if (!ok) throw new Error("an 'aiotx bench http --json' result (kind aiotx-bench-http), but damaged or of another version");
   // JSON turned the NaN of unmeasured figures into null.
   for (const c of r.results!) {
-    for (const f of ['requestsPerSecond', 'gbitPerSecond', 'cpuPercent', 'cpuSecondsPerGB'] as const) if (typeof c[f] !== 'number') c[f] = Number.NaN;
+    for (const f of ['requestsPerSecond', 'gbitPerSecond', 'cpuPercent', 'cpuSecondsPerGB', 'coreSecondsPerGB'] as const) if (typeof c[f] !== 'number') c[f] = Number.NaN;
+    // Saved before the CPU-busy figures existed.
+    c.corePerGBVsNginx ??= null;
+    c.corePerGBVsStream ??= null;
   }
   return r as HttpBenchReport;
 }

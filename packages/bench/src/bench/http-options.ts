@@ -25,7 +25,11 @@ Servers (--server, comma-separated; default all):
 Server CPU is user+sys of the server process, all its threads, from /proc/PID/stat over the wrk
 run; wrk's CPU is not counted. Every server runs on the first CPU this process may use and wrk
 on the last (taskset): on loopback the receiver's TCP work runs on the sending CPU and is billed
-to whatever runs there, so unpinned the same server's CPU per GB moves ±50 % between runs. Before every run one GET must answer 200 with the file's
+to whatever runs there, so unpinned the same server's CPU per GB moves ±50 % between runs.
+Pinned, one more table reads the server's CPU as a whole from /proc/stat over the same window:
+its busy time (user, system, irq, softirq; not idle, iowait or steal) per GB, which also counts the
+softirq work charged to no process (or to whichever ran then), and anything else that ran on
+that CPU. Before every run one GET must answer 200 with the file's
 Content-Length and bytes (sha256); during it wrk must see no error and read exactly the bytes of
 its responses: otherwise the cell fails. nginx or wrk missing: those rows say 'not installed'
 (Debian/Ubuntu: apt-get install nginx-light wrk). Express and Fastify are devDependencies of aiotx.

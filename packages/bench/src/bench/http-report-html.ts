@@ -11,13 +11,14 @@ import { formatSize } from './sizes.js';
 interface Chart {
   file: string;
   title: string;
-  field: 'requestsPerSecond' | 'gbitPerSecond' | 'cpuPercent' | 'cpuSecondsPerGB';
+  field: 'requestsPerSecond' | 'gbitPerSecond' | 'cpuPercent' | 'cpuSecondsPerGB' | 'coreSecondsPerGB';
   axis: string;
 }
 
 const CHARTS: Chart[] = [
   { file: 'throughput.svg', title: 'Throughput', field: 'gbitPerSecond', axis: 'Gbit/s' },
   { file: 'cpu-per-gb.svg', title: 'Server CPU per GB (lower is better)', field: 'cpuSecondsPerGB', axis: 'CPU s/GB' },
+  { file: 'core-per-gb.svg', title: "Server CPU's busy time per GB, softirq included (lower is better)", field: 'coreSecondsPerGB', axis: 'busy s/GB' },
   { file: 'requests.svg', title: 'Requests/s', field: 'requestsPerSecond', axis: 'requests/s' },
   { file: 'cpu.svg', title: 'Server CPU, % of one core', field: 'cpuPercent', axis: 'CPU % of one core' },
 ];
@@ -28,7 +29,7 @@ function chartSvg(report: HttpBenchReport, chart: Chart): Promise<string> {
     .filter((c: HttpCell) => c.status === 'ok' && Number.isFinite(c[chart.field]))
     .map((c) => ({ server: c.server, size: formatSize(c.size), value: c[chart.field] }));
   // Per-GB CPU and requests/s span orders of magnitude between nginx at 64 MiB and Node at 64 KiB.
-  const log = chart.field === 'cpuSecondsPerGB' || chart.field === 'requestsPerSecond';
+  const log = chart.field === 'cpuSecondsPerGB' || chart.field === 'coreSecondsPerGB' || chart.field === 'requestsPerSecond';
   return svgOf({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: chart.title,
