@@ -140,9 +140,18 @@ async function main(): Promise<void> {
   }
 }
 
+/** A dgram.Socket's fd through its state symbol: its `_handle` getter warns (DEP0112). */
+function datagramFd(socket: dgram.Socket): number | undefined {
+  for (const sym of Object.getOwnPropertySymbols(socket)) {
+    const state = (socket as unknown as Record<symbol, { handle?: { fd?: number } } | undefined>)[sym];
+    if (sym.description === 'state symbol' && state?.handle) return state.handle.fd;
+  }
+  return undefined;
+}
+
 /** The C floor: the same datagrams from the same buffers (laid end to end), sent by a C loop. */
 function floorSample(socket: dgram.Socket, buffers: Buffer[], size: number, segment: number, durationSeconds: number, zeroCopy: boolean): SinkSample {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  const fd = datagramFd(socket);
   if (typeof fd !== 'number' || fd < 0) throw new Error('sink-sender: the dgram socket has no file descriptor');
   const region = Buffer.concat(buffers);
   const cpuBefore = process.cpuUsage();
