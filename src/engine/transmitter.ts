@@ -71,9 +71,10 @@ export class Transmitter implements poller.Watcher {
   };
   private waitingForNode = false;
   /**
-   * A copy send on this stream socket met EAGAIN: no copy send is tried again until epoll says
-   * the socket changed (its fd is watched edge-triggered, and a full socket wakes its writers),
-   * so jobs queued meanwhile cost no syscall and go out together in one gathered send.
+   * A send(2), MSG_ZEROCOPY send or sendfile(2) on this stream socket met EAGAIN: none is tried
+   * again until epoll says the socket changed (its fd is watched edge-triggered, and a full
+   * socket wakes its writers), so jobs queued meanwhile cost no syscall, and copy jobs among
+   * them go out together in one gathered send. io_uring sends wait inside the kernel instead.
    */
   private blocked = false;
   /** The jobs of one gathered send (reused). */
@@ -274,10 +275,13 @@ export class Transmitter implements poller.Watcher {
     }
     const backend = this.backendFor(job);
     if (backend !== this.zerocopy && this.zeroCopySending()) return PENDING;
-    if (backend === this.copy && !this.origin.datagram) return this.submitCopy(job);
-    const n = backend.submit(job, job.remaining);
+    const stream = !this.origin.datagram;
+    const waitsForEpoll = stream && backend.name !== 'uring';
+    if (waitsForEpoll && this.blocked) return EAGAIN;
+    const n = backend === this.copy && stream ? this.submitCopy(job) : backend.submit(job, job.remaining);
+    if (n === EAGAIN && waitsForEpoll) this.blocked = true;
     // Nagle may hold back a zero-copy tail until an ACK; datagrams have no such tail.
-    if (n > 0 && backend !== this.copy && !this.origin.datagram) this.zeroCopyTail = true;
+    if (n > 0 && backend !== this.copy && stream) this.zeroCopyTail = true;
     return n;
   }
 
@@ -286,7 +290,6 @@ export class Transmitter implements poller.Watcher {
    * in one gathered send: what piled up while the socket was full goes out in one syscall.
    */
   private submitCopy(job: WriteJob): number {
-    if (this.blocked) return EAGAIN;
     const jobs = this.gathered;
     jobs.push(job);
     for (let i = 1; i < this.queue.length && jobs.length < GATHER_MAX; i++) {
@@ -297,7 +300,6 @@ export class Transmitter implements poller.Watcher {
     }
     const n = jobs.length === 1 ? this.copy.submit(job, job.remaining) : this.copy.submitGathered(jobs, jobs.length);
     jobs.length = 0;
-    if (n === EAGAIN) this.blocked = true;
     return n;
   }
 
@@ -320,6 +322,7 @@ export class Transmitter implements poller.Watcher {
 
   private submitFile(job: FileJob): number {
     if (this.zeroCopySending()) return PENDING;
+    if (this.blocked) return EAGAIN;
     const head = job.head;
     const n =
       head !== null && job.submitted < job.headLength
@@ -328,11 +331,14 @@ export class Transmitter implements poller.Watcher {
     if (n > 0) {
       job.accepted(n);
       job.completed(n, true);
-      // It stopped at EAGAIN: another call would only meet it again.
-      if (sendfileState[0] === 1) return EAGAIN;
     } else if (n === 0) {
       job.stop(stateError(`sendFile: the file ended ${job.remaining} bytes early (truncated while sending?)`, 'ERR_AIOTX_FILE_TRUNCATED'));
       return 1; // the job is done; go on with the next
+    }
+    // It stopped at a full socket (only regular files are sent: EAGAIN is the socket's).
+    if (n === EAGAIN || (n > 0 && sendfileState[0] === 1)) {
+      this.blocked = true;
+      return EAGAIN;
     }
     return n;
   }
