@@ -57,6 +57,8 @@ export abstract class Job {
   onSettled: ((job: Job) => void) | null = null;
   /** Lets go of what the job's source holds (a wired buffer, a file it opened); runs once at settlement. */
   onFinish: (() => void) | null = null;
+  /** Its slot among the jobs watching its signal (abort-watch.ts). */
+  abortSlot = -1;
   /**
    * The latest earlier job of the same transmitter that has not settled (null: none): this one
    * settles only after it, so jobs on a socket settle in call order even when this one needed no

@@ -12,6 +12,7 @@ import { addon } from '../native/addon.js';
 import { WAIT_RELEASE, type Backend, type BackendEvents, type Segment } from './backend.js';
 import { CopyBackend } from './copy-backend.js';
 import type { WriteJob } from './job.js';
+import { Ledger } from './ledger.js';
 
 const ENOBUFS = -constants.errno.ENOBUFS;
 const RECORDS = 64;
@@ -21,12 +22,10 @@ export class MsgZerocopyBackend implements Backend {
   readonly name = 'msgzerocopy' as const;
   readonly sending = false;
   /**
-   * Segments in id order, from `ledger[head]` (the oldest not yet delivered) to the last send,
-   * whose id is nextId - 1; `released[i]` once the kernel's notification for ledger[i] came.
+   * Segments in id order, from the oldest not yet delivered to the last send, whose id is
+   * nextId - 1; `segment.release` once the kernel's notification for it came.
    */
-  private ledger: Segment[] = [];
-  private released: Release[] = [];
-  private head = 0;
+  private readonly ledger = new Ledger<HeldSegment>();
   private nextId = 0;
   /**
    * Ids count per socket from 0 and cannot be read back. When another user (or an earlier
@@ -73,7 +72,7 @@ export class MsgZerocopyBackend implements Backend {
 
   /** Includes segments the kernel released while an earlier one is still held (not yet delivered). */
   get unreleased(): number {
-    return this.ledger.length - this.head + (this.unsynced ? 1 : 0);
+    return this.ledger.length + (this.unsynced ? 1 : 0);
   }
 
   submit(job: WriteJob, length: number): number {
@@ -88,11 +87,10 @@ export class MsgZerocopyBackend implements Backend {
       return this.fallback.submit(job, length);
     }
     if (n > 0) {
-      const segment: Segment = { job, offset: job.submitted, length: n };
+      const segment: HeldSegment = { job, offset: job.submitted, length: n, release: Release.No };
       job.accepted(n);
       if (this.idKnown) {
         this.ledger.push(segment);
-        this.released.push(Release.No);
         this.nextId = (this.nextId + 1) >>> 0;
       } else {
         this.unsynced = segment;
@@ -126,33 +124,30 @@ export class MsgZerocopyBackend implements Backend {
       segment?.job.completed(segment.length, copied);
       return;
     }
-    const pending = this.ledger.length - this.head;
+    const pending = this.ledger.length;
     const first = (this.nextId - pending) >>> 0;
     // Signed distances from the oldest held id; ids outside [first, nextId) are not ours (an
     // earlier user's) or delivered already.
     const from = Math.max((lo - first) | 0, 0);
     const to = Math.min((hi - first) | 0, pending - 1);
     const mark = copied ? Release.Copied : Release.ZeroCopy;
-    for (let i = from; i <= to; i++) this.released[this.head + i] = mark;
+    for (let i = from; i <= to; i++) this.ledger.at(i).release = mark;
     this.deliver();
   }
 
   /** Hands releases to their jobs in id order, up to the first segment the kernel still holds. */
   private deliver(): void {
-    while (this.head < this.ledger.length && this.released[this.head] !== Release.No) {
-      const i = this.head++;
-      this.ledger[i]!.job.completed(this.ledger[i]!.length, this.released[i] === Release.Copied);
-    }
-    if (this.head === this.ledger.length) {
-      this.ledger = [];
-      this.released = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.ledger.length) {
-      this.ledger = this.ledger.slice(this.head);
-      this.released = this.released.slice(this.head);
-      this.head = 0;
+    const ledger = this.ledger;
+    while (ledger.length > 0 && ledger.at(0).release !== Release.No) {
+      const segment = ledger.shift();
+      segment.job.completed(segment.length, segment.release === Release.Copied);
     }
   }
+}
+
+/** A segment sent, with what its notification said (No: none yet). */
+interface HeldSegment extends Segment {
+  release: Release;
 }
 
 const enum Release {

@@ -50,9 +50,14 @@ export interface Origin {
 export class Transmitter implements poller.Watcher {
   /** Jobs still submitting, in call order; the head is the one on the wire. */
   private readonly queue: Job[] = [];
-  /** Jobs done submitting whose segments the kernel still holds, or that wait for an earlier job to settle. */
-  private readonly held = new Set<Job>();
-  /** The job queued last, while it has not settled: the next one settles after it. */
+  /**
+   * The job queued last, while it has not settled: the next one settles after it. Through its
+   * `prior` links it reaches every unsettled job of this transmitter: those in `queue`, and those
+   * done submitting that wait for the kernel to release them or for an earlier job to settle.
+   * (No Set of them: V8 keeps a Set's rehashed-away tables linked to their successors, and once
+   * one of those sat in the old generation, the chain kept every job it had held alive through
+   * each young-generation GC.)
+   */
   private last: Job | null = null;
   private readonly copy: CopyBackend;
   /** undefined: not opened yet; a number: the -errno why this socket cannot have one. */
@@ -66,7 +71,6 @@ export class Transmitter implements poller.Watcher {
   /** Job hooks, shared by every job of this transmitter (no closures per job). */
   private readonly onJobAbort = (job: Job) => this.abortJob(job);
   private readonly onJobSettled = (job: Job) => {
-    this.held.delete(job);
     if (this.last === job) this.last = job.prior;
   };
   private waitingForNode = false;
@@ -105,7 +109,7 @@ export class Transmitter implements poller.Watcher {
   }
 
   get idle(): boolean {
-    return this.queue.length === 0 && this.held.size === 0;
+    return this.queue.length === 0 && this.last === null;
   }
 
   /** The socket's next MSG_ZEROCOPY id, for a later transmitter on the same socket. */
@@ -163,12 +167,11 @@ export class Transmitter implements poller.Watcher {
   close(err: AiotxError, abort: boolean): void {
     if (this.failure) return;
     this.failure = err;
-    for (const job of this.queue) {
-      job.stop(err);
-      this.hold(job);
-    }
     this.queue.length = 0;
-    for (const job of this.held) job.stop(err);
+    // Stopping may settle jobs, which unlinks them: collect first.
+    const pending: Job[] = [];
+    for (let job = this.last; job !== null; job = job.prior) pending.push(job);
+    for (let i = pending.length - 1; i >= 0; i--) pending[i]!.stop(err);
     if (abort && typeof this.zerocopy === 'object' && this.zerocopy.unreleased > 0) addon.disconnect(this.fd);
     this.reap();
     this.afterWork();
@@ -355,9 +358,9 @@ export class Transmitter implements poller.Watcher {
     return true;
   }
 
+  /** A job done submitting: it settles now, or once the kernel and earlier jobs let it. */
   private hold(job: Job): void {
     job.settleIfDone();
-    if (!job.isSettled) this.held.add(job);
   }
 
   private reap(): void {

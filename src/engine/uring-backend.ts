@@ -23,6 +23,7 @@
 import { constants } from 'node:os';
 import { PENDING, type Backend, type BackendEvents } from './backend.js';
 import { CopyBackend } from './copy-backend.js';
+import { Ledger } from './ledger.js';
 import type { WriteJob } from './job.js';
 import {
   CQE_F_MORE,
@@ -75,11 +76,10 @@ export class UringBackend implements Backend, Sender {
   /** Sends staged on this socket so far: each segment's `order`. */
   private sendOrder = 0;
   /**
-   * Staged segments in send order, from `ledger[head]` (the oldest whose release the job has not
-   * heard of yet); `segment.released` once its last CQE came.
+   * Staged segments in send order, from the oldest whose release its job has not heard of yet;
+   * `segment.released` once its last CQE came.
    */
-  private ledger: (UringSegment | null)[] = [];
-  private head = 0;
+  private readonly ledger = new Ledger<UringSegment>();
   private readonly notifs = new NotifRun();
 
   constructor(
@@ -243,17 +243,9 @@ export class UringBackend implements Backend, Sender {
   /** Hands releases to their jobs in send order, up to the first segment the kernel still holds. */
   private deliver(): void {
     const ledger = this.ledger;
-    while (this.head < ledger.length && ledger[this.head]!.released) {
-      const segment = ledger[this.head]!;
-      ledger[this.head++] = null; // its job's memory is not kept alive by the ledger
+    while (ledger.length > 0 && ledger.at(0).released) {
+      const segment = ledger.shift();
       this.complete(segment, segment.sent, segment.copiedBack);
-    }
-    if (this.head === ledger.length) {
-      ledger.length = 0;
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= ledger.length) {
-      this.ledger = ledger.slice(this.head);
-      this.head = 0;
     }
   }
 }
