@@ -33,8 +33,8 @@ export function aioWrite(target: Target, data: Data | readonly Data[], options: 
   return new Promise<WriteResult>((resolve, reject) => {
     checkTarget(target, 'aioWrite');
     const batch = Array.isArray(data) ? (data as readonly Data[]) : null;
-    if (batch) batch.forEach((d, i) => checkWriteData(d, `aioWrite: data[${i}]`, describe));
-    else checkWriteData(data, 'aioWrite', describe);
+    const memory = batch ? null : checkWriteData(data, 'aioWrite', describe);
+    const memories = batch ? batch.map((d, i) => checkWriteData(d, 'aioWrite', describe, i)) : null;
     checkOptions(options, 'aioWrite');
     const mode = options.zeroCopy === undefined ? undefined : parseMode(options.zeroCopy, 'aioWrite: options.zeroCopy');
     const signal = checkSignal(options.signal, 'aioWrite');
@@ -58,7 +58,7 @@ export function aioWrite(target: Target, data: Data | readonly Data[], options: 
       job.segmentSize = segmentSize ?? 0;
       let tx;
       try {
-        poolOf(data as Data)?.claim(job, data as Data);
+        poolOf(memory!)?.claim(job, data as Data);
         tx = transmitterFor(target, 'aioWrite');
       } catch (err) {
         job.cancel();
@@ -74,12 +74,12 @@ export function aioWrite(target: Target, data: Data | readonly Data[], options: 
     // and a failed adoption gives the buffers back (job.fail runs each release hook).
     let tx;
     try {
-      for (const buffer of buffers) {
+      for (const [i, buffer] of buffers.entries()) {
         const job = new WriteJob(buffer, mode, settler, signal);
         job.segmentSize = segmentSize ?? 0;
         job.batchIndex = jobs.length;
         jobs.push(job);
-        poolOf(buffer)?.claim(job, buffer);
+        poolOf(memories![i]!)?.claim(job, buffer);
       }
       tx = transmitterFor(target, 'aioWrite');
     } catch (err) {

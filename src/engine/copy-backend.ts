@@ -7,7 +7,7 @@ import type { WriteJob } from './job.js';
 /** Most jobs one gathered send carries (the native side's iovec). */
 export const GATHER_MAX = 64;
 // Shared by every transmitter: a gather is filled and sent within one synchronous call.
-const views: (ArrayBufferView | ArrayBuffer)[] = [];
+const views: (ArrayBufferView | ArrayBuffer | undefined)[] = [];
 const spans = new Float64Array(2 * GATHER_MAX);
 
 export class CopyBackend implements Backend {
@@ -30,7 +30,7 @@ export class CopyBackend implements Backend {
    * Sends the rest of `jobs[0]` and all of `jobs[1..count)` in one sendmsg(2) (queued jobs of a
    * stream socket, in order), and credits the accepted bytes to them in that order.
    */
-  submitGathered(jobs: readonly WriteJob[], count: number): number {
+  submitGathered(jobs: readonly (WriteJob | null)[], count: number): number {
     for (let i = 0; i < count; i++) {
       const job = jobs[i]!;
       views[i] = job.data;
@@ -38,7 +38,7 @@ export class CopyBackend implements Backend {
       spans[2 * i + 1] = job.remaining;
     }
     const n = addon.sendGathered(this.fd, views, spans, count);
-    views.length = 0; // holds no caller's memory past the call
+    views.fill(undefined, 0, count); // holds no caller's memory past the call
     let left = n;
     for (let i = 0; i < count && left > 0; i++) {
       const job = jobs[i]!;

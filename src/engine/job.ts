@@ -212,17 +212,23 @@ function wake(job: Job): void {
   }
 }
 
-/** Memory a write job can keep still until the kernel released it; throws for anything else. */
-export function checkWriteData(data: unknown, api: string, describe: (v: unknown) => string): asserts data is ArrayBufferView | ArrayBuffer {
-  if (!ArrayBuffer.isView(data) && !(data instanceof ArrayBuffer)) {
-    throw typeError(`${api}: data must be a Buffer, TypedArray, DataView or ArrayBuffer, got ${describe(data)}`);
-  }
+/**
+ * Memory a write job can keep still until the kernel released it, else throws; returns the
+ * ArrayBuffer under it. `index`: its place in a batch (named in the error), or -1.
+ */
+export function checkWriteData(data: unknown, api: string, describe: (v: unknown) => string, index = -1): ArrayBuffer {
+  const what = () => (index < 0 ? api : `${api}: data[${index}]`);
+  const memory = ArrayBuffer.isView(data) ? data.buffer : data instanceof ArrayBuffer ? data : null;
+  if (memory === null) throw typeError(`${what()}: data must be a Buffer, TypedArray, DataView or ArrayBuffer, got ${describe(data)}`);
   // Other threads may write shared memory while the kernel reads it: the caller copies first.
-  if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) {
-    throw typeError(`${api}: data over a SharedArrayBuffer is not supported (another thread could change it while the kernel reads it); copy it into a Buffer first`);
+  if (memory instanceof SharedArrayBuffer) {
+    throw typeError(`${what()}: data over a SharedArrayBuffer is not supported (another thread could change it while the kernel reads it); copy it into a Buffer first`);
   }
   // Detached memory has no bytes: only an empty buffer needs the native check.
-  if (data.byteLength === 0 && addon.isDetached(data)) throw stateError(`${api}: data is a detached ArrayBuffer`, DETACHED);
+  if ((data as ArrayBufferView | ArrayBuffer).byteLength === 0 && addon.isDetached(data as ArrayBufferView | ArrayBuffer)) {
+    throw stateError(`${what()}: data is a detached ArrayBuffer`, DETACHED);
+  }
+  return memory as ArrayBuffer;
 }
 
 /** One code for detached (or shrunk) memory, whether found at the call or while queued. */

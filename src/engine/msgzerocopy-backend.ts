@@ -12,7 +12,7 @@ import { addon } from '../native/addon.js';
 import { WAIT_RELEASE, type Backend, type BackendEvents, type Segment } from './backend.js';
 import { CopyBackend } from './copy-backend.js';
 import type { WriteJob } from './job.js';
-import { Ledger } from './ledger.js';
+import { SegmentQueue } from './segment-queue.js';
 
 const ENOBUFS = -constants.errno.ENOBUFS;
 const RECORDS = 64;
@@ -25,7 +25,7 @@ export class MsgZerocopyBackend implements Backend {
    * Segments in id order, from the oldest not yet delivered to the last send, whose id is
    * nextId - 1; `segment.release` once the kernel's notification for it came.
    */
-  private readonly ledger = new Ledger<HeldSegment>();
+  private readonly ledger = new SegmentQueue<HeldSegment>();
   private nextId = 0;
   /**
    * Ids count per socket from 0 and cannot be read back. When another user (or an earlier

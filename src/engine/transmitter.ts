@@ -82,7 +82,7 @@ export class Transmitter implements poller.Watcher {
    */
   private blocked = false;
   /** The jobs of one gathered send (reused). */
-  private readonly gathered: WriteJob[] = [];
+  private readonly gathered: (WriteJob | null)[] = [];
   /** UDP_SEGMENT currently set on the socket (0: none). */
   private segmentSize: number;
   /** A zero-copy segment went out since the last push of pending frames. */
@@ -293,17 +293,21 @@ export class Transmitter implements poller.Watcher {
    * in one gathered send: what piled up while the socket was full goes out in one syscall.
    */
   private submitCopy(job: WriteJob): number {
+    if (!this.gathers(1)) return this.copy.submit(job, job.remaining);
     const jobs = this.gathered;
-    jobs.push(job);
-    for (let i = 1; i < this.queue.length && jobs.length < GATHER_MAX; i++) {
-      const next = this.queue[i]!;
-      if (!(next instanceof WriteJob) || next.started || next.done || next.segmentSize !== 0) break;
-      if (next.abortReason() || this.mustWaitForNode() || this.backendFor(next) !== this.copy) break;
-      jobs.push(next);
-    }
-    const n = jobs.length === 1 ? this.copy.submit(job, job.remaining) : this.copy.submitGathered(jobs, jobs.length);
-    jobs.length = 0;
+    let count = 0;
+    jobs[count++] = job;
+    for (let i = 1; i < this.queue.length && count < GATHER_MAX && this.gathers(i); i++) jobs[count++] = this.queue[i] as WriteJob;
+    const n = this.copy.submitGathered(jobs, count);
+    jobs.fill(null, 0, count); // holds no job past the call
     return n;
+  }
+
+  /** The queue's i-th job (i >= 1) can go in the same gathered copy send as those before it. */
+  private gathers(i: number): boolean {
+    const next = this.queue[i];
+    if (!(next instanceof WriteJob) || next.started || next.done || next.segmentSize !== 0) return false;
+    return !next.abortReason() && !this.mustWaitForNode() && this.backendFor(next) === this.copy;
   }
 
   /** A send the backend had counted as accepted failed (the uring backend learns it later). */

@@ -23,7 +23,7 @@
 import { constants } from 'node:os';
 import { PENDING, type Backend, type BackendEvents } from './backend.js';
 import { CopyBackend } from './copy-backend.js';
-import { Ledger } from './ledger.js';
+import { SegmentQueue } from './segment-queue.js';
 import type { WriteJob } from './job.js';
 import {
   CQE_F_MORE,
@@ -55,9 +55,9 @@ export class UringBackend implements Backend, Sender {
   flushRequested = false;
   touched = false;
   /** Segments for the next chain, in order. */
-  private pending: UringSegment[] = [];
+  private pending = new SegmentQueue<UringSegment>();
   /** The chain with the kernel, in order, until every send in it has its send CQE. */
-  private chain: UringSegment[] = [];
+  private readonly chain = new SegmentQueue<UringSegment>();
   /** Sends of the chain still without their send CQE. */
   private open = 0;
   /** Bytes in pending and chain. */
@@ -79,7 +79,7 @@ export class UringBackend implements Backend, Sender {
    * Staged segments in send order, from the oldest whose release its job has not heard of yet;
    * `segment.released` once its last CQE came.
    */
-  private readonly ledger = new Ledger<UringSegment>();
+  private readonly ledger = new SegmentQueue<UringSegment>();
   private readonly notifs = new NotifRun();
 
   constructor(
@@ -123,9 +123,8 @@ export class UringBackend implements Backend, Sender {
     const pending = this.pending;
     const chain = this.chain;
     const max = room < MAX_CHAIN ? room : MAX_CHAIN;
-    let taken = 0;
-    while (taken < pending.length && chain.length < max) {
-      const segment = pending[taken++]!;
+    while (pending.length > 0 && chain.length < max) {
+      const segment = pending.shift();
       const job = segment.job;
       if (!job.isStopped && segment.offset + segment.length > byteLength(job.data)) {
         // Detached or shrunk since it was staged: the kernel must not read it.
@@ -139,13 +138,12 @@ export class UringBackend implements Backend, Sender {
         chain.push(segment);
       }
     }
-    if (taken === pending.length) pending.length = 0;
-    else pending.splice(0, taken);
     const last = chain.length - 1;
     for (let i = 0; i <= last; i++) {
-      chain[i]!.order = ++this.sendOrder;
-      this.ledger.push(chain[i]!);
-      stage(chain[i]!, i < last ? this.sendFlags | ENTRY_LINK : this.sendFlags);
+      const segment = chain.at(i);
+      segment.order = ++this.sendOrder;
+      this.ledger.push(segment);
+      stage(segment, i < last ? this.sendFlags | ENTRY_LINK : this.sendFlags);
     }
     this.open = chain.length;
   }
@@ -199,8 +197,13 @@ export class UringBackend implements Backend, Sender {
     let retries: UringSegment[] | null = null;
     // A send that failed, or fell short, cancels the rest of the chain; one whose preparation
     // failed (ENOMEM accounting pinned pages) cancels those before it too.
-    const cause = chain.some((s) => (s.res < 0 && s.res !== ECANCELED) || (s.res > 0 && s.res < s.length));
-    for (const segment of chain) {
+    let cause = false;
+    for (let i = 0; i < chain.length && !cause; i++) {
+      const s = chain.at(i);
+      cause = (s.res < 0 && s.res !== ECANCELED) || (s.res > 0 && s.res < s.length);
+    }
+    while (chain.length > 0) {
+      const segment = chain.shift();
       this.bytes -= segment.length;
       const retry = segment.retry;
       if (retry === null) continue;
@@ -221,8 +224,12 @@ export class UringBackend implements Backend, Sender {
       this.bytes += retry.length;
       (retries ??= []).push(retry);
     }
-    chain.length = 0;
-    if (retries !== null) this.pending = retries.concat(this.pending);
+    if (retries !== null) {
+      const later = this.pending;
+      this.pending = new SegmentQueue<UringSegment>();
+      for (const retry of retries) this.pending.push(retry);
+      while (later.length > 0) this.pending.push(later.shift());
+    }
     if (this.pending.length > 0 && !this.starved) requestFlush(this);
   }
 
@@ -283,8 +290,10 @@ function byteLength(data: ArrayBufferView | ArrayBuffer): number {
 export class NotifRun {
   /** Flagged COPIED by the kernel, counted as zero-copy here (for tests and diagnostics). */
   static stacked = 0;
-  private readonly orders: number[] = [];
-  private readonly flags: boolean[] = [];
+  /** The run's sends that sent bytes so far: orders[0..count), flags[0..count). */
+  private readonly orders = new Float64Array(64);
+  private readonly flags = new Uint8Array(64);
+  private count = 0;
   private last = -2;
 
   /**
@@ -292,16 +301,13 @@ export class NotifRun {
    * (completionPosition()), whether its send sent any byte. Returns whether its bytes count as copied.
    */
   copied(order: number, flagged: boolean, position: number, sent: boolean): boolean {
-    if (position !== this.last + 1 || this.orders.length >= 64) {
-      this.orders.length = 0;
-      this.flags.length = 0;
-    }
+    if (position !== this.last + 1 || this.count === 64) this.count = 0;
     this.last = position;
     let copied = flagged;
     if (flagged) {
-      for (let i = this.orders.length - 1; i >= 0; i--) {
+      for (let i = this.count - 1; i >= 0; i--) {
         if (this.orders[i]! < order) {
-          copied = this.flags[i]!;
+          copied = this.flags[i] === 1;
           break;
         }
       }
@@ -309,8 +315,8 @@ export class NotifRun {
     }
     // Its own flag: a send that can own others' bytes has skbs of its own, so its flag is about them.
     if (sent) {
-      this.orders.push(order);
-      this.flags.push(flagged);
+      this.orders[this.count] = order;
+      this.flags[this.count++] = flagged ? 1 : 0;
     }
     return copied;
   }

@@ -143,7 +143,7 @@ function failure(negErrno: number): string {
   return memlock ? `${name}: ${memlock}` : name;
 }
 
-/** The pool `data` lies in, if any. */
-export function poolOf(data: ArrayBufferView | ArrayBuffer): WiredPool | undefined {
-  return pools.get(ArrayBuffer.isView(data) ? (data.buffer as ArrayBuffer) : data);
+/** The pool whose memory this is (a write's data.buffer, or the ArrayBuffer itself), if any. */
+export function poolOf(memory: ArrayBuffer): WiredPool | undefined {
+  return pools.get(memory);
 }

@@ -23,7 +23,7 @@ export interface NetdevFeatures {
 export interface Addon {
   send(fd: number, data: ArrayBufferView | ArrayBuffer, offset: number, length: number, zerocopy: boolean): number;
   /** One sendmsg(2) of views[i] at spans[2i] for spans[2i+1] bytes, i < count (<= 64); stops before a detached or short view. */
-  sendGathered(fd: number, views: (ArrayBufferView | ArrayBuffer)[], spans: Float64Array, count: number): number;
+  sendGathered(fd: number, views: readonly (ArrayBufferView | ArrayBuffer | undefined)[], spans: Float64Array, count: number): number;
   sendfile(sockfd: number, filefd: number, offset: number, count: number): number;
   /** sendfile until count is sent or the socket is full (then state[0] = 1); -errno when nothing went. */
   sendfileAll(sockfd: number, filefd: number, offset: number, count: number, state: Int32Array): number;

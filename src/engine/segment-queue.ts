@@ -1,14 +1,15 @@
-// A zero-copy backend's ledger: its segments in send order, from the oldest the kernel has not
-// yet released to its job, to the newest. A ring over one array: a slot is cleared as its
-// segment leaves, and the array is replaced only when full (doubling, the old one cleared).
+// A queue of segments in send order (a backend's ledger, the segments staged for its next chain,
+// the chain with the kernel): a ring over one array. A slot is cleared as its segment leaves, and
+// the array is replaced only when full (doubling, the old one cleared).
 //
-// Why not a growing array trimmed now and then: every backing store left behind by a push that
-// grew the array, or by a slice, is garbage in V8's old space that still points at the segments
-// it held; the young-generation GC treats those pointers as live, so each such store kept a few
-// thousand segments, their jobs and promises alive through every scavenge until the next full
-// GC. Measured on the UDP sink, io_uring sends: 2.8 MB promoted per scavenge, 6 ms scavenges,
-// about 13 % of the sender's CPU; with this ring, scavenges promote almost nothing.
-export class Ledger<T> {
+// Why not a growing array trimmed now and then, or emptied with `length = 0`: a backing store
+// left behind by a push that grew the array, or by a slice, is garbage that still points at the
+// segments it held, and once it sits in V8's old space the young-generation GC counts those
+// pointers as live until the next full GC: settled segments, their jobs and promises are copied
+// and promoted by every scavenge. (A Set's rehashed-away tables did exactly that to the
+// transmitter's jobs: 2.8 MB promoted and 6 ms per scavenge on io_uring sends.) Setting `length`
+// is also a call into V8's runtime.
+export class SegmentQueue<T> {
   private first = 0;
   private count = 0;
 

@@ -2,12 +2,12 @@
 // abort-watch.ts for why): order kept across wrap-around and growth, and nothing left behind.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Ledger } from '../src/engine/ledger.js';
+import { SegmentQueue } from '../src/engine/segment-queue.js';
 import { unwatchAbort, watchAbort } from '../src/engine/abort-watch.js';
 
-describe('Ledger', () => {
+describe('SegmentQueue', () => {
   it('keeps send order through wrap-around and growth, one at a time and in bursts', () => {
-    const ledger = new Ledger<{ n: number }>();
+    const ledger = new SegmentQueue<{ n: number }>();
     let next = 0;
     let expect = 0;
     // Lengths 0..300 and back, so the ring wraps at every capacity it grows through.
@@ -22,7 +22,7 @@ describe('Ledger', () => {
   });
 
   it('holds no reference to a segment once it left', () => {
-    const ledger = new Ledger<object>();
+    const ledger = new SegmentQueue<object>();
     const items = Array.from({ length: 100 }, () => ({}));
     for (const item of items) ledger.push(item);
     for (let i = 0; i < 100; i++) ledger.shift();
