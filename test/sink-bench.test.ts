@@ -23,7 +23,7 @@ interface SinkRow {
   cpuPerGBVsCopy: number | null;
 }
 
-const BACKEND_OF: Record<string, string> = { copy: 'copy', msgzerocopy: 'msgzerocopy', uring: 'uring', 'uring-pool': 'uring', reference: 'C send()', 'reference-zc': 'C MSG_ZEROCOPY' };
+const BACKEND_OF: Record<string, string> = { copy: 'copy', msgzerocopy: 'msgzerocopy', uring: 'uring', 'uring-pool': 'uring', reference: 'C send()', 'reference-zc': 'C MSG_ZEROCOPY', 'reference-uring': 'C io_uring' };
 
 test('bench --sink --batch 4 --json: bytes from every available row (single, batched, C floor), zero-copy shares as the kernel reports them', { skip: sinkRigSkipReason() ?? false }, () => {
   const out = execFileSync(process.execPath, [bin, 'bench', '--sink', '--duration', '0.3', '--repeat', '1', '--batch', '4', '--json'], {
@@ -35,7 +35,7 @@ test('bench --sink --batch 4 --json: bytes from every available row (single, bat
   assert.match(report.note, /^sink rig: /);
   assert.deepEqual(
     report.results.map((r) => `${r.method}/${r.batch}`),
-    ['copy/1', 'copy/4', 'msgzerocopy/1', 'msgzerocopy/4', 'uring/1', 'uring/4', 'uring-pool/1', 'uring-pool/4', 'reference/1', 'reference-zc/1'],
+    ['copy/1', 'copy/4', 'msgzerocopy/1', 'msgzerocopy/4', 'uring/1', 'uring/4', 'uring-pool/1', 'uring-pool/4', 'reference/1', 'reference-zc/1', 'reference-uring/1'],
   );
   for (const row of report.results) {
     assert.notEqual(row.status, 'failed', `${row.method} failed: ${row.reason}`);

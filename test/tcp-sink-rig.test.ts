@@ -85,15 +85,28 @@ describe('tcp sink rig: native entries refuse bad input', () => {
     assert.throws(() => addon.sinkReferenceSend(0, Buffer.alloc(4), 0, 0, false, 0), RangeError);
     assert.equal(addon.sinkReferenceSend(0, Buffer.alloc(4), 8, 0, false, 0), -14); // EFAULT: data shorter than size
     assert.throws(() => addon.sinkReferenceSend(0, 'data' as unknown as Buffer, 1, 0, false, 0), TypeError);
+    // The io_uring floor: size, segment and depth bounds, short data, a socket that is not UDP.
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 0, 0, 1472, 8), RangeError);
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, 0, 0, 8), RangeError);
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, 0, 1472, 0), RangeError);
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, 0, 1472, 65), RangeError);
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, -1, 1472, 8), RangeError);
+    assert.throws(() => addon.sinkReferenceUring(0, 'data' as unknown as Buffer, 4, 0, 1472, 8), TypeError);
+    assert.equal(addon.sinkReferenceUring(0, Buffer.alloc(4), 8, 0, 1472, 8), -14); // EFAULT: data shorter than size
+    assert.equal(addon.sinkReferenceUring(0x7ffffff0, Buffer.alloc(4), 4, 0, 1472, 8), -9); // EBADF
   });
 
-  it('refuses a datagram socket for the C send loop and TCP_INFO', async () => {
+  it('refuses a datagram socket for the C send loop and TCP_INFO; the io_uring floor takes one', async () => {
     const udp = createSocket('udp4');
     udp.bind(0, '127.0.0.1');
     await once(udp, 'listening');
     try {
       const fd = fdOf(udp);
       assert.equal(addon.sinkReferenceSend(fd, Buffer.alloc(4), 4, 0, false, 0), -91); // EPROTOTYPE
+      // The io_uring floor takes it: with no time to send, nothing is sent (or io_uring cannot run here).
+      const r = addon.sinkReferenceUring(fd, Buffer.alloc(4), 4, 0, 1472, 8);
+      if (typeof r === 'number') assert.ok(r < 0);
+      else assert.deepEqual(Array.from(r), [0, 0, 0, 0, 0]);
       assert.equal(typeof addon.tcpInfo(fd), 'number');
     } finally {
       udp.close();

@@ -9,6 +9,7 @@
         "native/addon.c",
         "native/bench_ops.c",
         "native/tcp_sink.c",
+        "native/uring_floor.c",
         "native/aiotx_args.c"
       ],
       "include_dirs": ["<(aiotx_native)"],

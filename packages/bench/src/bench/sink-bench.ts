@@ -8,13 +8,14 @@ import { runChild, type ChildOutcome } from './child-run.js';
 import type { SinkSample } from './sink-protocol.js';
 import { withSinkRig, type SinkRig } from './sink-rig.js';
 
-export type SinkMethod = 'copy' | 'msgzerocopy' | 'uring' | 'uring-pool' | 'reference' | 'reference-zc';
-export const SINK_METHODS: readonly SinkMethod[] = ['copy', 'msgzerocopy', 'uring', 'uring-pool', 'reference', 'reference-zc'];
+export type SinkMethod = 'copy' | 'msgzerocopy' | 'uring' | 'uring-pool' | 'reference' | 'reference-zc' | 'reference-uring';
+export const SINK_METHODS: readonly SinkMethod[] = ['copy', 'msgzerocopy', 'uring', 'uring-pool', 'reference', 'reference-zc', 'reference-uring'];
 
 /**
  * How each method runs: AIOTX_BACKEND (undefined = unset), the per-write zeroCopy option, and
  * whether it is aiotx at all: reference and reference-zc are the C floor, a send(2) loop of the
- * same GSO datagrams from the same cold working set (copying, and with MSG_ZEROCOPY).
+ * same GSO datagrams from the same cold working set (copying, and with MSG_ZEROCOPY), and
+ * reference-uring the io_uring one (SEND_ZC from a registered buffer, as uring-pool sends).
  */
 export const SINK_METHOD_SETUP: Record<SinkMethod, { backendEnv: string | undefined; zeroCopy: 'on' | 'off'; pool: boolean; floor: boolean }> = {
   copy: { backendEnv: undefined, zeroCopy: 'off', pool: false, floor: false },
@@ -23,6 +24,7 @@ export const SINK_METHOD_SETUP: Record<SinkMethod, { backendEnv: string | undefi
   'uring-pool': { backendEnv: 'uring', zeroCopy: 'on', pool: true, floor: false },
   reference: { backendEnv: undefined, zeroCopy: 'off', pool: false, floor: true },
   'reference-zc': { backendEnv: undefined, zeroCopy: 'on', pool: false, floor: true },
+  'reference-uring': { backendEnv: undefined, zeroCopy: 'on', pool: false, floor: true },
 };
 
 export const SINK_NOTE =

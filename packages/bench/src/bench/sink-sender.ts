@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { aioWrite, createBufferPool, probe, type BackendName, type BufferPool, type ZeroCopyMode } from 'aiotx';
-import { sinkReferenceSend } from '../native/tcp-sink-ops.js';
+import { sinkReferenceSend, sinkReferenceUring } from '../native/tcp-sink-ops.js';
 import { cpuSecondsBetween } from './cpu-accounting.js';
 import { reportFailure } from './child-run.js';
 import { POOL_NOT_WIRED, type SinkSample } from './sink-protocol.js';
@@ -45,7 +45,7 @@ function required(name: keyof typeof values): string {
 
 async function main(): Promise<void> {
   const method = required('method');
-  if (!['copy', 'msgzerocopy', 'uring', 'uring-pool', 'reference', 'reference-zc'].includes(method)) throw new Error(`sink-sender: unknown method '${method}'`);
+  if (!['copy', 'msgzerocopy', 'uring', 'uring-pool', 'reference', 'reference-zc', 'reference-uring'].includes(method)) throw new Error(`sink-sender: unknown method '${method}'`);
   const address = required('address');
   const port = Number(required('port'));
   const durationSeconds = Number(required('duration'));
@@ -86,8 +86,13 @@ async function main(): Promise<void> {
     }
     socket.connect(port, address);
     await once(socket, 'connect');
-    if (method === 'reference' || method === 'reference-zc') {
-      process.stdout.write(`${JSON.stringify(floorSample(socket, buffers, size, segmentSize, durationSeconds, zeroCopy === 'on'))}\n`);
+    if (method === 'reference-uring') {
+      const uring = probe().backends.uring;
+      if (!uring.available) throw Object.assign(new Error(`io_uring cannot run here: ${uring.reason}`), { code: 'ERR_AIOTX_BACKEND_UNAVAILABLE' });
+    }
+    if (method === 'reference' || method === 'reference-zc' || method === 'reference-uring') {
+      const floor = method === 'reference-uring' ? 'uring' : zeroCopy === 'on' ? 'msgzerocopy' : 'copy';
+      process.stdout.write(`${JSON.stringify(floorSample(socket, buffers, size, segmentSize, durationSeconds, floor, depth))}\n`);
       return;
     }
 
@@ -149,14 +154,19 @@ function datagramFd(socket: dgram.Socket): number | undefined {
   return undefined;
 }
 
-/** The C floor: the same datagrams from the same buffers (laid end to end), sent by a C loop. */
-function floorSample(socket: dgram.Socket, buffers: Buffer[], size: number, segment: number, durationSeconds: number, zeroCopy: boolean): SinkSample {
+/**
+ * The C floor: the same datagrams from the same buffers (laid end to end), sent by a C loop:
+ * send(2), with MSG_ZEROCOPY, or io_uring SEND_ZC from the region registered (depth in flight).
+ */
+function floorSample(socket: dgram.Socket, buffers: Buffer[], size: number, segment: number, durationSeconds: number, floor: 'copy' | 'msgzerocopy' | 'uring', depth: number): SinkSample {
+  const zeroCopy = floor !== 'copy';
   const fd = datagramFd(socket);
   if (typeof fd !== 'number' || fd < 0) throw new Error('sink-sender: the dgram socket has no file descriptor');
   const region = Buffer.concat(buffers);
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
-  const r = sinkReferenceSend(fd, region, size, durationSeconds * 1000, zeroCopy, segment);
+  const r =
+    floor === 'uring' ? sinkReferenceUring(fd, region, size, durationSeconds * 1000, segment, depth) : sinkReferenceSend(fd, region, size, durationSeconds * 1000, zeroCopy, segment);
   const wallSeconds = (performance.now() - start) / 1000;
   const cpuSeconds = cpuSecondsBetween(cpuBefore, process.cpuUsage());
   return {
@@ -165,7 +175,7 @@ function floorSample(socket: dgram.Socket, buffers: Buffer[], size: number, segm
     copiedBytes: zeroCopy ? r.copiedSends * size : r.bytes,
     writes: r.sends,
     segments: r.sends,
-    backend: zeroCopy ? 'C MSG_ZEROCOPY' : 'C send()',
+    backend: floor === 'uring' ? 'C io_uring' : zeroCopy ? 'C MSG_ZEROCOPY' : 'C send()',
     wallSeconds,
     cpuSeconds,
   };

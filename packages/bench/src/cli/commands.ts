@@ -81,7 +81,9 @@ whose peer is down, so the kernel drops them after the send path and zero-copy i
 msgzerocopy, uring and uring-pool compared by CPU per GB and CPU µs per write, each write one
 aioWrite call as a user's loop makes it, and in the batched form (--batch N buffers per aioWrite
 call, one datagram each; --batch 1 leaves it out), beside the C floor: reference (a send(2) loop
-of the same datagrams) and reference-zc (the same with MSG_ZEROCOPY). Plain --sink is --sink udp.
+of the same datagrams), reference-zc (the same with MSG_ZEROCOPY) and reference-uring (io_uring
+SEND_ZC from one registered buffer, --depth in flight, refilled as one linked chain per
+io_uring_enter: what uring-pool costs without aiotx). Plain --sink is --sink udp.
 
 With --sink tcp (root; elsewhere it says why it skipped and exits 0): every method above, plus
 reference-zc (the C loop with MSG_ZEROCOPY, the zero-copy floor), over a TCP connection made with

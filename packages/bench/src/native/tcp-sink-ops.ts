@@ -89,6 +89,22 @@ export interface ReferenceLoopResult {
 export function sinkReferenceSend(fd: number, data: Buffer, size: number, durationMs: number, zeroCopy: boolean, segment = 0): ReferenceLoopResult {
   const r = addon.sinkReferenceSend(fd, data, size, Math.round(durationMs), zeroCopy, segment);
   if (typeof r === 'number') throw errnoError(r, 'send', 'sinkReferenceSend');
+  return loopResult(r);
+}
+
+/**
+ * The io_uring floor of the UDP sink: SEND_ZC of `size`-byte slices of `data` in turn, `data`
+ * registered as one fixed buffer, `depth` sends in flight refilled as one linked chain per
+ * io_uring_enter, for `durationMs`, in C on a ring of its own, blocking this thread. `segment`:
+ * UDP_SEGMENT, each send one GSO datagram. Counts sends by their notification's COPIED flag.
+ */
+export function sinkReferenceUring(fd: number, data: Buffer, size: number, durationMs: number, segment: number, depth: number): ReferenceLoopResult {
+  const r = addon.sinkReferenceUring(fd, data, size, Math.round(durationMs), segment, depth);
+  if (typeof r === 'number') throw errnoError(r, 'io_uring', 'sinkReferenceUring');
+  return loopResult(r);
+}
+
+function loopResult(r: Float64Array): ReferenceLoopResult {
   const [bytes, sends, zeroCopySends, copiedSends, enobufs] = Array.from(r) as [number, number, number, number, number];
   return { bytes, sends, zeroCopySends, copiedSends, enobufs };
 }
