@@ -30,62 +30,71 @@ type Data = ArrayBufferView | ArrayBuffer;
  * GSO super-datagram each, with `segmentSize`) on a datagram socket.
  */
 export function aioWrite(target: Target, data: Data | readonly Data[], options: AioWriteOptions = {}): Promise<WriteResult> {
-  return new Promise<WriteResult>((resolve, reject) => {
-    checkTarget(target, 'aioWrite');
-    const batch = Array.isArray(data) ? (data as readonly Data[]) : null;
-    const memory = batch ? null : checkWriteData(data, 'aioWrite', describe);
-    const memories = batch ? batch.map((d, i) => checkWriteData(d, 'aioWrite', describe, i)) : null;
-    checkOptions(options, 'aioWrite');
-    const mode = options.zeroCopy === undefined ? undefined : parseMode(options.zeroCopy, 'aioWrite: options.zeroCopy');
-    const signal = checkSignal(options.signal, 'aioWrite');
-    if (signal?.aborted) throw abortError(signal);
-    const backend = selectBackend();
-    if (backend.error) throw backend.error;
-    checkPolicyEnvironment();
-    const segmentSize = options.segmentSize;
-    if (segmentSize !== undefined) {
-      if (typeof segmentSize !== 'number') throw typeError(`aioWrite: options.segmentSize must be a number, got ${describe(segmentSize)}`);
-      if (!Number.isInteger(segmentSize) || segmentSize < 1 || segmentSize > 65507) {
-        throw rangeError(`aioWrite: options.segmentSize must be an integer from 1 to 65507, got ${segmentSize}`);
-      }
-      if (!(target instanceof DatagramSocket) && typeof target !== 'number') {
-        throw typeError('aioWrite: options.segmentSize applies to datagram sockets only', 'ERR_INVALID_ARG_VALUE');
-      }
+  const settler = new PromiseSettler();
+  try {
+    queue(target, data, options, settler);
+  } catch (err) {
+    settler.reject(err as Error);
+  }
+  return settler.promise;
+}
+
+/** Checks the call and queues its job (or its batch's jobs); throws what the call rejects with. */
+function queue(target: Target, data: Data | readonly Data[], options: AioWriteOptions, promise: PromiseSettler): void {
+  checkTarget(target, 'aioWrite');
+  const batch = Array.isArray(data) ? (data as readonly Data[]) : null;
+  const memory = batch ? null : checkWriteData(data, 'aioWrite', describe);
+  const memories = batch ? batch.map((d, i) => checkWriteData(d, 'aioWrite', describe, i)) : null;
+  checkOptions(options, 'aioWrite');
+  const mode = options.zeroCopy === undefined ? undefined : parseMode(options.zeroCopy, 'aioWrite: options.zeroCopy');
+  const signal = checkSignal(options.signal, 'aioWrite');
+  if (signal?.aborted) throw abortError(signal);
+  const backend = selectBackend();
+  if (backend.error) throw backend.error;
+  checkPolicyEnvironment();
+  const segmentSize = options.segmentSize;
+  if (segmentSize !== undefined) {
+    if (typeof segmentSize !== 'number') throw typeError(`aioWrite: options.segmentSize must be a number, got ${describe(segmentSize)}`);
+    if (!Number.isInteger(segmentSize) || segmentSize < 1 || segmentSize > 65507) {
+      throw rangeError(`aioWrite: options.segmentSize must be an integer from 1 to 65507, got ${segmentSize}`);
     }
-    if (!batch) {
-      // One buffer, the common case: no arrays, no batch settler.
-      const job = new WriteJob(data as Data, mode, new PromiseSettler(resolve, reject), signal);
-      job.segmentSize = segmentSize ?? 0;
-      let tx;
-      try {
-        poolOf(memory!)?.claim(job, data as Data);
-        tx = transmitterFor(target, 'aioWrite');
-      } catch (err) {
-        job.cancel();
-        return reject(err);
-      }
-      return enqueueWhenReady(tx, job);
+    if (!(target instanceof DatagramSocket) && typeof target !== 'number') {
+      throw typeError('aioWrite: options.segmentSize applies to datagram sockets only', 'ERR_INVALID_ARG_VALUE');
     }
-    const buffers = batch;
-    if (buffers.length === 0) return resolve({ bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, segments: 0, backend: 'copy' });
-    const settler: Settler = new Batch(batch.length, resolve, reject);
-    const jobs: WriteJob[] = [];
-    // Claim wired buffers before adopting the socket: a refused claim must leave nothing behind,
-    // and a failed adoption gives the buffers back (job.fail runs each release hook).
+  }
+  if (!batch) {
+    // One buffer, the common case: no arrays, no batch settler.
+    const job = new WriteJob(data as Data, mode, promise, signal);
+    job.segmentSize = segmentSize ?? 0;
     let tx;
     try {
-      for (const [i, buffer] of buffers.entries()) {
-        const job = new WriteJob(buffer, mode, settler, signal);
-        job.segmentSize = segmentSize ?? 0;
-        job.batchIndex = jobs.length;
-        jobs.push(job);
-        poolOf(memories![i]!)?.claim(job, buffer);
-      }
+      poolOf(memory!)?.claim(job, data as Data);
       tx = transmitterFor(target, 'aioWrite');
     } catch (err) {
-      for (const job of jobs) job.cancel();
-      return reject(err);
+      job.cancel();
+      throw err;
     }
-    for (const job of jobs) enqueueWhenReady(tx, job);
-  });
+    return enqueueWhenReady(tx, job);
+  }
+  const buffers = batch;
+  if (buffers.length === 0) return promise.resolve({ bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, segments: 0, backend: 'copy' });
+  const settler: Settler = new Batch(batch.length, promise.resolve, promise.reject);
+  const jobs: WriteJob[] = [];
+  // Claim wired buffers before adopting the socket: a refused claim must leave nothing behind,
+  // and a failed adoption gives the buffers back (job.fail runs each release hook).
+  let tx;
+  try {
+    for (const [i, buffer] of buffers.entries()) {
+      const job = new WriteJob(buffer, mode, settler, signal);
+      job.segmentSize = segmentSize ?? 0;
+      job.batchIndex = jobs.length;
+      jobs.push(job);
+      poolOf(memories![i]!)?.claim(job, buffer);
+    }
+    tx = transmitterFor(target, 'aioWrite');
+  } catch (err) {
+    for (const job of jobs) job.cancel();
+    throw err;
+  }
+  for (const job of jobs) enqueueWhenReady(tx, job);
 }

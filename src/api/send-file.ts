@@ -60,47 +60,55 @@ export function sendOwnedFile(target: Target, fd: number, size: number, options:
 }
 
 function start(target: Target, sourceOf: () => FileSource | OwnedFile, options: SendFileOptions, head?: string | Uint8Array): Promise<WriteResult> {
-  return new Promise<WriteResult>((resolve, reject) => {
-    const settler = new PromiseSettler(resolve, reject);
-    checkTarget(target, 'sendFile');
-    const source = sourceOf();
-    checkOptions(options, 'sendFile');
-    const offset = checkCount(options.offset, 'options.offset') ?? 0;
-    const length = checkCount(options.length, 'options.length');
-    const signal = checkSignal(options.signal, 'sendFile');
-    if (signal?.aborted) throw abortError(signal);
-    const owned = typeof source === 'object' && 'owned' in source ? source : null;
-    const ownedCount = owned ? (length ?? Math.max(0, owned.size - offset)) : 0;
-    if (owned && offset + ownedCount > owned.size) throw pastEnd(offset, ownedCount, owned.size);
-    const tx = transmitterFor(target, 'sendFile');
-    const job = new FileJob(0, settler, signal);
-    if (head !== undefined) job.setHead(head);
-    if (owned) {
-      // Already open and checked: ready before it is queued, so it can go out in this very call.
-      job.prepared(owned.owned, offset, ownedCount);
-      return enqueueWhenReady(tx, job);
-    }
-    const opened = openFileSource(source as FileSource);
-    enqueueWhenReady(tx, job, (t) => {
-      if (!t) return void opened.then((f) => f.close(), () => {});
-      opened.then(
-        (f) => {
-          if (job.isSettled) return f.close();
-          job.onFinish = f.close;
-          const count = length ?? Math.max(0, f.size - offset);
-          if (offset + count > f.size) {
-            job.stop(pastEnd(offset, count, f.size));
-          } else {
-            job.prepared(f.fd, offset, count);
-          }
-          t.pump();
-        },
-        (err: AiotxError) => {
-          job.stop(err);
-          t.pump();
-        },
-      );
-    });
+  const settler = new PromiseSettler();
+  try {
+    queue(target, sourceOf, options, head, settler);
+  } catch (err) {
+    settler.reject(err as Error);
+  }
+  return settler.promise;
+}
+
+/** Checks the call and queues its job; throws what the call rejects with. */
+function queue(target: Target, sourceOf: () => FileSource | OwnedFile, options: SendFileOptions, head: string | Uint8Array | undefined, settler: PromiseSettler): void {
+  checkTarget(target, 'sendFile');
+  const source = sourceOf();
+  checkOptions(options, 'sendFile');
+  const offset = checkCount(options.offset, 'options.offset') ?? 0;
+  const length = checkCount(options.length, 'options.length');
+  const signal = checkSignal(options.signal, 'sendFile');
+  if (signal?.aborted) throw abortError(signal);
+  const owned = typeof source === 'object' && 'owned' in source ? source : null;
+  const ownedCount = owned ? (length ?? Math.max(0, owned.size - offset)) : 0;
+  if (owned && offset + ownedCount > owned.size) throw pastEnd(offset, ownedCount, owned.size);
+  const tx = transmitterFor(target, 'sendFile');
+  const job = new FileJob(0, settler, signal);
+  if (head !== undefined) job.setHead(head);
+  if (owned) {
+    // Already open and checked: ready before it is queued, so it can go out in this very call.
+    job.prepared(owned.owned, offset, ownedCount);
+    return enqueueWhenReady(tx, job);
+  }
+  const opened = openFileSource(source as FileSource);
+  enqueueWhenReady(tx, job, (t) => {
+    if (!t) return void opened.then((f) => f.close(), () => {});
+    opened.then(
+      (f) => {
+        if (job.isSettled) return f.close();
+        job.onFinish = f.close;
+        const count = length ?? Math.max(0, f.size - offset);
+        if (offset + count > f.size) {
+          job.stop(pastEnd(offset, count, f.size));
+        } else {
+          job.prepared(f.fd, offset, count);
+        }
+        t.pump();
+      },
+      (err: AiotxError) => {
+        job.stop(err);
+        t.pump();
+      },
+    );
   });
 }
 

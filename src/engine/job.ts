@@ -18,18 +18,24 @@ export interface WriteResult {
   backend: BackendName;
 }
 
-
 /** Told once when a job settles: `err` null when it succeeded. */
 export interface Settler {
   settled(job: Job, err: Error | null): void;
 }
 
-/** The settler of a job that is a promise of its own (one aioWrite or sendFile call). */
+let capturedResolve: ((result: WriteResult) => void) | null = null;
+let capturedReject: ((err: Error) => void) | null = null;
+/** One executor for every call's promise: no closure allocated (and compiled) per write. */
+function capture(resolve: (result: WriteResult) => void, reject: (err: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/** The promise of one aioWrite or sendFile call, and the settler of its job (or batch). */
 export class PromiseSettler implements Settler {
-  constructor(
-    private readonly resolve: (result: WriteResult) => void,
-    private readonly reject: (err: Error) => void,
-  ) {}
+  readonly promise = new Promise<WriteResult>(capture);
+  readonly resolve: (result: WriteResult) => void = capturedResolve!;
+  readonly reject: (err: Error) => void = capturedReject!;
 
   settled(job: Job, err: Error | null): void {
     if (err) this.reject(err);

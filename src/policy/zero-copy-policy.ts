@@ -6,8 +6,6 @@ import { interfaceNames } from './interfaces.js';
 
 export type ZeroCopyMode = 'auto' | 'on' | 'off';
 
-const MODES: readonly ZeroCopyMode[] = ['auto', 'on', 'off'];
-
 /**
  * Writes smaller than this are copied under `auto`: pinning pages and settling on ACKs costs more
  * than copying them. Measured (`aiotx bench --sink tcp --calibrate`, cold data, the injector ACKing
@@ -30,7 +28,7 @@ const BAD_ENVIRONMENT = 'ERR_AIOTX_BAD_ENVIRONMENT';
 
 export function parseMode(value: unknown, what: string): ZeroCopyMode {
   if (typeof value !== 'string') throw typeError(`${what} must be 'auto', 'on' or 'off', got ${typeof value}`);
-  if (!MODES.includes(value as ZeroCopyMode)) throw rangeError(`${what} must be 'auto', 'on' or 'off', got '${value}'`, BAD_VALUE);
+  if (value !== 'auto' && value !== 'on' && value !== 'off') throw rangeError(`${what} must be 'auto', 'on' or 'off', got '${value}'`, BAD_VALUE);
   return value as ZeroCopyMode;
 }
 
