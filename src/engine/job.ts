@@ -203,17 +203,25 @@ export abstract class Job {
 }
 
 /** Jobs whose earlier jobs all settled, to try settling in turn (a loop, not a recursion per job). */
-const waking: Job[] = [];
+const waking: (Job | null)[] = [];
+let wakingCount = 0;
 let wakingNow = false;
 
 function wake(job: Job): void {
-  waking.push(job);
+  waking[wakingCount++] = job;
   if (wakingNow) return;
   wakingNow = true;
+  // Slots cleared by index, not with `length = 0` (a call into V8's runtime per settled job).
+  let i = 0;
   try {
-    for (let i = 0; i < waking.length; i++) waking[i]!.settleIfDone();
+    for (; i < wakingCount; i++) {
+      const next = waking[i]!;
+      waking[i] = null;
+      next.settleIfDone();
+    }
   } finally {
-    waking.length = 0;
+    waking.fill(null, i, wakingCount);
+    wakingCount = 0;
     wakingNow = false;
   }
 }

@@ -74,6 +74,8 @@ export class Transmitter implements poller.Watcher {
     if (this.last === job) this.last = job.prior;
   };
   private waitingForNode = false;
+  /** What poller.setActive was last told: told again only when it changes. */
+  private active = false;
   /**
    * A send(2), MSG_ZEROCOPY send or sendfile(2) on this stream socket met EAGAIN: none is tried
    * again until epoll says the socket changed (its fd is watched edge-triggered, and a full
@@ -376,7 +378,10 @@ export class Transmitter implements poller.Watcher {
   /** Keeps the process alive while busy; retires a closed transmitter once the kernel let go. */
   private afterWork(): void {
     const idle = this.idle;
-    poller.setActive(this, !idle);
+    if (this.active === idle) {
+      this.active = !idle;
+      poller.setActive(this, this.active);
+    }
     if (!idle) return;
     // Restored once the socket had no job for a turn: a loop of GSO writes, each queued as the
     // previous settles, would otherwise pay two setsockopt calls per write.

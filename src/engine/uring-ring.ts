@@ -82,15 +82,19 @@ let backoffTimer: NodeJS.Timeout | null = null;
 
 /** Segments by tag, while the kernel may post CQEs for them; free tags are reused. */
 const byTag: (UringSegment | null)[] = [];
+/** A stack in freeTags[0..freeCount): written by index, never popped, so it never shrinks and regrows. */
 const freeTags: number[] = [];
-export const tagsInUse = (): number => byTag.length - freeTags.length;
+let freeCount = 0;
+export const tagsInUse = (): number => byTag.length - freeCount;
 
 const table = new Float64Array(BATCH * ENTRY_WIDTH);
 const buffers: (ArrayBufferView | ArrayBuffer | undefined)[] = new Array<undefined>(BATCH).fill(undefined);
 const staged: (UringSegment | null)[] = new Array<null>(BATCH).fill(null);
 let count = 0;
 
-const ready: Sender[] = [];
+/** Senders that asked for a flush, in ready[0..readyCount). */
+const ready: (Sender | null)[] = [];
+let readyCount = 0;
 const touched: (Sender | null)[] = [];
 let touchedCount = 0;
 let flushQueued = false;
@@ -114,7 +118,7 @@ export function startRing(): number {
 export function requestFlush(sender: Sender): void {
   if (sender.flushRequested) return;
   sender.flushRequested = true;
-  ready.push(sender);
+  ready[readyCount++] = sender;
   queueFlush();
 }
 
@@ -149,7 +153,7 @@ function flushSoon(): void {
 
 /** Writes one SEND_ZC entry for `segment` (during emit()); `flags`: ENTRY_LINK, ENTRY_WAITALL. */
 export function stage(segment: UringSegment, flags: number): void {
-  const tag = freeTags.length > 0 ? freeTags.pop()! : byTag.push(null) - 1;
+  const tag = freeCount > 0 ? freeTags[--freeCount]! : byTag.push(null) - 1;
   byTag[tag] = segment;
   segment.tag = tag;
   segment.res = Number.NaN;
@@ -169,14 +173,17 @@ export function stage(segment: UringSegment, flags: number): void {
 function flush(): void {
   flushQueued = false;
   let i = 0;
-  for (; i < ready.length; i++) {
+  for (; i < readyCount; i++) {
     if (BATCH - count < MAX_CHAIN && !submit()) break;
     const sender = ready[i]!;
+    ready[i] = null;
     sender.flushRequested = false;
     sender.emit(BATCH - count);
   }
-  if (i === ready.length) ready.length = 0;
-  else ready.splice(0, i);
+  // Senders a refused submission left waiting move to the front.
+  const rest = readyCount - i;
+  if (i > 0 && rest > 0) for (let j = 0; j < readyCount; j++) ready[j] = j < rest ? ready[i + j]! : null;
+  readyCount = rest;
   submit();
   reap();
 }
@@ -222,7 +229,7 @@ function dispatch(n: number): void {
     else position++; // still a CQE between its neighbours
   }
   completed();
-  if (ready.length > 0) flushSoon();
+  if (readyCount > 0) flushSoon();
 }
 
 /** Counts every completion handed to a sender: consecutive values are consecutive CQEs. */
@@ -235,7 +242,7 @@ function complete(segment: UringSegment, res: number, flags: number): void {
   // A SEND_ZC's send CQE carries F_MORE when a notification CQE follows.
   if (flags & CQE_F_NOTIF || !(flags & CQE_F_MORE)) {
     byTag[segment.tag] = null;
-    freeTags.push(segment.tag);
+    freeTags[freeCount++] = segment.tag;
     segment.tag = -1;
   }
   const sender = segment.sender;

@@ -1,5 +1,12 @@
 // The arithmetic behind each bench figure, kept pure so it can be checked by hand.
 
+/**
+ * Seconds a JavaScript sender (aiotx rows, write) runs its loop uncounted before the measured
+ * run: a long-running sender runs compiled code, and V8 compiling it (on background threads
+ * too) would otherwise be billed to the writes of a short run. The C floors compile nothing.
+ */
+export const WARMUP_SECONDS = 0.5;
+
 /** CPU seconds spent between two process.cpuUsage() readings (user + system, microseconds). */
 export function cpuSecondsBetween(before: NodeJS.CpuUsage, after: NodeJS.CpuUsage): number {
   return (after.user - before.user + (after.system - before.system)) / 1e6;

@@ -48,6 +48,8 @@ export interface TcpSinkJob {
 /** A sender's one result line; wall and CPU time cover the send loop only. */
 export interface TcpSinkSample {
   bytes: number;
+  /** Bytes of the uncounted warm-up before the loop (WARMUP_SECONDS); the kernel's counters include them. */
+  warmupBytes: number;
   /** Bytes the kernel completed without / with copying; null where the method cannot tell (write). */
   zeroCopyBytes: number | null;
   copiedBytes: number | null;

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { sinkReferenceSend, tcpInfo } from '../native/tcp-sink-ops.js';
 import { aioWrite, createBufferPool, probe, sendFile, type BufferPool } from 'aiotx';
 import { reportFailure } from './child-run.js';
-import { cpuSecondsBetween, parseProcStat, systemCpuPercent } from './cpu-accounting.js';
+import { WARMUP_SECONDS, cpuSecondsBetween, parseProcStat, systemCpuPercent } from './cpu-accounting.js';
 import { POOL_NOT_WIRED } from './sink-protocol.js';
 import { TCP_SINK_METHODS, type TcpSinkJob, type TcpSinkSample } from './tcp-sink-methods.js';
 import { closeSinkSocket, openSinkSocket } from './tcp-sink-rig.js';
@@ -145,13 +145,14 @@ async function main(): Promise<void> {
       await writeFile(join(dir, 'data'), region!);
       file = await open(join(dir, 'data'), 'r');
     }
+    const reference = job.method === 'reference' || job.method === 'reference-zc';
+    const sendOne = reference ? null : sendOneFor(job, socket, buffers, file);
+    // The same loop, uncounted, until V8 has compiled it (WARMUP_SECONDS says why).
+    const warmupBytes = sendOne ? (await sendLanes(job, count / job.batch, sendOne, performance.now() + WARMUP_SECONDS * 1000)).bytes : 0;
     const cpuBefore = process.cpuUsage();
     const systemBefore = systemTimes();
     const start = performance.now();
-    const sent =
-      job.method === 'reference' || job.method === 'reference-zc'
-        ? sendReference(job, fd, region!)
-        : await sendLanes(job, count / job.batch, sendOneFor(job, socket, buffers, file), start + job.durationSeconds * 1000);
+    const sent = sendOne ? await sendLanes(job, count / job.batch, sendOne, start + job.durationSeconds * 1000) : sendReference(job, fd, region!);
     const wallSeconds = (performance.now() - start) / 1000;
     const cpuSeconds = cpuSecondsBetween(cpuBefore, process.cpuUsage());
     const system = systemCpuPercent(systemBefore, systemTimes(), cpus().length);
@@ -161,6 +162,7 @@ async function main(): Promise<void> {
     const info = tcpInfo(fd);
     const sample: TcpSinkSample = {
       ...sent,
+      warmupBytes,
       workingSetBytes: count * job.size,
       wallSeconds,
       cpuSeconds,

@@ -9,6 +9,7 @@ import { writeHttpHtmlReport } from '../bench/http-report-html.js';
 import { HTTP_TABLES, describeTarget, httpGrid, httpTargets } from '../bench/http-tables.js';
 import { runBench, type BenchOptions, type BenchReport, type CellStart } from '../bench/run-bench.js';
 import { SINK_NOTE, runSinkBench, sinkRowName, type SinkBenchOptions, type SinkBenchReport, type SinkRunStart } from '../bench/sink-bench.js';
+import { WARMUP_SECONDS } from '../bench/cpu-accounting.js';
 import { sinkRigSkipReason } from '../bench/sink-rig.js';
 import { formatSize } from '../bench/sizes.js';
 import { TCP_SINK_NOTE, runTcpSinkBench, type TcpSinkBenchOptions, type TcpSinkBenchReport, type TcpSinkCellStart } from '../bench/tcp-sink-bench.js';
@@ -107,7 +108,7 @@ function sinkHeader(options: SinkBenchOptions, report: SinkBenchReport): string[
       `in ${options.segmentSize}-byte segments, ${runs}; via ${rig.interface} to ${rig.sinkAddress}:${rig.port}; ` +
       `${cpus().length} CPUs, kernel ${release()}`,
     'Each sender cycles through 64 MiB of buffers (data not in cache, like a file or object server sends).',
-    'CPU is the sending process only (user+sys, all its threads, around the send loop); each method and run is a process of its own.',
+    `CPU is the sending process only (user+sys, all its threads, around the send loop; aiotx rows first run the same loop ${WARMUP_SECONDS} s uncounted, so V8 has compiled it); each method and run is a process of its own.`,
   ];
   if (rig.offloadsNote) lines.push(`warning: ${rig.offloadsNote}`);
   return lines;
