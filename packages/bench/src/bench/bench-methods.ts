@@ -98,6 +98,8 @@ export interface SenderSample {
   copiedBytes: number | null;
   backend: string | null;
   wallSeconds: number;
+  /** The uncounted warm-up before the measured run (WARMUP_SECONDS; 0 for the C loop): the receiver saw it too. */
+  warmupSeconds: number;
   /** This process's user + system CPU time (all its threads). */
   cpuSeconds: number;
   /** The whole machine over the same interval, % of one CPU (loopback: the receiver too). */

@@ -110,8 +110,9 @@ class Reader {
 }
 
 /**
- * iperf3 -s closes its listener while a test runs and reopens it shortly after: a refused
- * connection right after the previous test is retried for STEP_MS.
+ * iperf3 -s closes its listener while a test runs and reopens it shortly after: a connection
+ * right after the previous test is refused, or reset when it was queued on the listener being
+ * closed; either is retried for STEP_MS.
  */
 async function connectRetrying(host: string, port: number, where: string): Promise<Socket> {
   const until = Date.now() + STEP_MS;
@@ -122,7 +123,8 @@ async function connectRetrying(host: string, port: number, where: string): Promi
       socket.once('error', resolve);
     });
     if (error === null) return socket;
-    if (error.code !== 'ECONNREFUSED' || Date.now() > until) throw new PeerError(`cannot reach ${where}: ${error.message}`);
+    socket.destroy();
+    if ((error.code !== 'ECONNREFUSED' && error.code !== 'ECONNRESET') || Date.now() > until) throw new PeerError(`cannot reach ${where}: ${error.message}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -84,11 +84,11 @@ export function iperf3Peer(host: string, port: number): Peer {
           try {
             await running;
             const cpuPercent = sample.wallSeconds > 0 ? (sample.cpuSeconds / sample.wallSeconds) * 100 : 0;
-            const results = await test.end(sample.streams.map((s) => s.bytes), sample.wallSeconds, cpuPercent);
+            const results = await test.end(sample.streams.map((s) => s.bytes), sample.wallSeconds + sample.warmupSeconds, cpuPercent);
             results.streamBytes.forEach((got, i) => {
               if (got > sample.streams[i]!.bytes) throw new Error(`${test.where}: counted ${got} bytes on stream ${i + 1}, ${sample.streams[i]!.bytes} were sent`);
             });
-            return (results.cpuPercent / 100) * sample.wallSeconds;
+            return (results.cpuPercent / 100) * (sample.wallSeconds + sample.warmupSeconds);
           } finally {
             test.close();
           }

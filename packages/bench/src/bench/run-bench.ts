@@ -116,7 +116,7 @@ const SENDER_SCRIPT = fileURLToPath(new URL('./stream-sender.js', import.meta.ur
 
 /** A run's figures from what its sender measured (our sender's sample or an external tool's). */
 function figuresOf(
-  s: { bytes: number; wallSeconds: number; cpuSeconds: number; systemPercent: number; softirqPercent: number },
+  s: { bytes: number; wallSeconds: number; warmupSeconds?: number; cpuSeconds: number; systemPercent: number; softirqPercent: number },
   receiverCpuSeconds: number | null,
   copiedBytes: number | null,
   size: number,
@@ -132,7 +132,8 @@ function figuresOf(
     cpuMicrosPerWrite: microsPerWrite(s.cpuSeconds, s.bytes, size),
     systemPercent: s.systemPercent,
     softirqPercent: s.softirqPercent,
-    receiverPercent: receiverCpuSeconds === null ? NaN : cpuPercentOfOneCore(receiverCpuSeconds, s.wallSeconds),
+    // The receiver's CPU covers our warm-up too.
+    receiverPercent: receiverCpuSeconds === null ? NaN : cpuPercentOfOneCore(receiverCpuSeconds, s.wallSeconds + (s.warmupSeconds ?? 0)),
     copiedShare: copiedBytes === null ? null : copiedShare(copiedBytes, s.bytes),
   };
 }

@@ -36,7 +36,7 @@ function header(report: BenchReport): string {
     report.note,
     `${o.durationSeconds} s per cell, ${o.streams} stream(s) × ${o.depth} sends in flight, ${runs}, Nagle ${o.noDelay ? 'off (TCP_NODELAY)' : 'on'}` +
       `${o.verify ? ', every stream verified (sha256)' : ''}; ${report.cpus} CPUs, kernel ${report.kernel}`,
-    'Sender CPU is the sending process (each method and run a process of its own); "whole machine" adds everything else, the receiver too on loopback.',
+    `Sender CPU is the sending process (each method and run a process of its own; JavaScript senders first run their loop ${WARMUP_SECONDS} s uncounted, so V8 has compiled it); "whole machine" adds everything else, the receiver too on loopback.`,
   ].join('\n');
 }
 
