@@ -40,7 +40,7 @@ export function aioWrite(target: Target, data: Data | readonly Data[], options: 
 }
 
 /** Checks the call and queues its job (or its batch's jobs); throws what the call rejects with. */
-function queue(target: Target, data: Data | readonly Data[], options: AioWriteOptions, promise: PromiseSettler): void {
+function queue(target: Target, data: Data | readonly Data[], options: AioWriteOptions, settler: PromiseSettler): void {
   checkTarget(target, 'aioWrite');
   const batch = Array.isArray(data) ? (data as readonly Data[]) : null;
   const memory = batch ? null : checkWriteData(data, 'aioWrite', describe);
@@ -64,7 +64,7 @@ function queue(target: Target, data: Data | readonly Data[], options: AioWriteOp
   }
   if (!batch) {
     // One buffer, the common case: no arrays, no batch settler.
-    const job = new WriteJob(data as Data, mode, promise, signal);
+    const job = new WriteJob(data as Data, mode, settler, signal);
     job.segmentSize = segmentSize ?? 0;
     let tx;
     try {
@@ -77,15 +77,15 @@ function queue(target: Target, data: Data | readonly Data[], options: AioWriteOp
     return enqueueWhenReady(tx, job);
   }
   const buffers = batch;
-  if (buffers.length === 0) return promise.resolve({ bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, segments: 0, backend: 'copy' });
-  const settler: Settler = new Batch(batch.length, promise.resolve, promise.reject);
+  if (buffers.length === 0) return settler.resolve({ bytes: 0, zeroCopyBytes: 0, copiedBytes: 0, segments: 0, backend: 'copy' });
+  const batchSettler: Settler = new Batch(batch.length, settler.resolve, settler.reject);
   const jobs: WriteJob[] = [];
   // Claim wired buffers before adopting the socket: a refused claim must leave nothing behind,
   // and a failed adoption gives the buffers back (job.fail runs each release hook).
   let tx;
   try {
     for (const [i, buffer] of buffers.entries()) {
-      const job = new WriteJob(buffer, mode, settler, signal);
+      const job = new WriteJob(buffer, mode, batchSettler, signal);
       job.segmentSize = segmentSize ?? 0;
       job.batchIndex = jobs.length;
       jobs.push(job);

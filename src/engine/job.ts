@@ -220,7 +220,7 @@ function wake(job: Job): void {
       next.settleIfDone();
     }
   } finally {
-    waking.fill(null, i, wakingCount);
+    if (i < wakingCount) waking.fill(null, i, wakingCount); // a settle threw: clear the rest
     wakingCount = 0;
     wakingNow = false;
   }
