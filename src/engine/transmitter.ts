@@ -17,6 +17,8 @@ import * as poller from './poller.js';
 const EFAULT = -constants.errno.EFAULT;
 const EPOLLERR = 0x008;
 const EMPTY = Buffer.alloc(0);
+/** At least the largest TCP MSS (loopback's 65483, rounded up): Nagle's held frame is shorter. */
+const NAGLE_TAIL = 65536;
 /** sendfileAll's out-flag: 1 when it stopped because the socket was full. */
 const sendfileState = new Int32Array(1);
 
@@ -93,6 +95,7 @@ export class Transmitter implements poller.Watcher {
   private retired = false;
   private retireTimer: NodeJS.Immediate | null = null;
   private restoreTimer: NodeJS.Immediate | null = null;
+  private pushTimer: NodeJS.Immediate | null = null;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -237,12 +240,37 @@ export class Transmitter implements poller.Watcher {
       }
       return this.close(errnoError(r, job instanceof FileJob ? 'sendfile' : 'send', job instanceof FileJob ? 'sendFile' : 'aioWrite'), true);
     }
-    if (this.zeroCopyTail && this.queue.length === 0 && !this.zeroCopySending()) {
-      this.zeroCopyTail = false;
-      addon.pushPending(this.fd);
-    }
     this.reap();
+    // After the reap, whose releases may have left the tail's job the oldest unsettled; decided
+    // once the callers those releases resumed have had their turn to queue more.
+    if (this.pushTimer === null && this.mayPush()) this.pushTimer = setImmediate(this.pushIfHeld).unref();
     this.afterWork();
+  }
+
+  private mayPush(): boolean {
+    return this.zeroCopyTail && this.failure === null && this.queue.length === 0 && !this.zeroCopySending() && this.oldestMayBeHeld();
+  }
+
+  private readonly pushIfHeld = () => {
+    this.pushTimer = null;
+    if (!this.mayPush()) return;
+    this.zeroCopyTail = false;
+    addon.pushPending(this.fd);
+  };
+
+  /**
+   * Nagle may be holding bytes of the oldest unsettled job: it ends within the last NAGLE_TAIL
+   * bytes sent (Linux holds back only the last, sub-MSS frame). Earlier bytes go out and are ACKed
+   * without a push, so while jobs are in flight behind the oldest, its release comes anyway and
+   * the next job's bytes fill the tail: a loop keeping writes in flight pushes only at its end.
+   */
+  private oldestMayBeHeld(): boolean {
+    let after = 0; // bytes sent after `job` (later jobs settle only after it: they are all linked)
+    for (let job = this.last; job !== null && after < NAGLE_TAIL; job = job.prior) {
+      if (job.prior === null) return true;
+      after += job.submitted;
+    }
+    return false;
   }
 
   private backendFor(job: WriteJob): Backend {
@@ -415,6 +443,8 @@ export class Transmitter implements poller.Watcher {
     this.retireTimer = null;
     if (this.restoreTimer) clearImmediate(this.restoreTimer);
     this.restoreTimer = null;
+    if (this.pushTimer) clearImmediate(this.pushTimer);
+    this.pushTimer = null;
     this.restoreSegmentSize();
     this.failure ??= stateError('the transmitter retired', 'ERR_SOCKET_CLOSED');
     poller.unwatch(this.fd, this);

@@ -68,6 +68,27 @@ export function transmitSuite({ backend, zeroCopy, skip }: BackendCase): void {
       await endAndCompare(pair, received, expected);
     });
 
+    it('settles a loop of mixed sizes, 4 in flight, Nagle on, where every job may end in a held tail', async () => {
+      // A user's loop over the transmitter's tail push (a job ending mid-segment may sit in the
+      // frame Nagle holds): every job settles, byte-exact. The rule decides when the tail goes,
+      // which loopback's prompt ACKs hide (it passes with the push off too), not whether.
+      const pair = await tcpPair();
+      const received = receiveAll(pair.server);
+      const expected = new Expected();
+      const sizes = [1 << 20, 100, 70000, 1, 65536, 3000, 200000, 7];
+      const inFlight = new Set<Promise<void>>();
+      for (let i = 0; i < 400; i++) {
+        const data = randomBytes(sizes[i % sizes.length]);
+        expected.add(data);
+        const job = aioWrite(pair.client, data, { zeroCopy }).then((r) => checkResult(r, data.length, backend));
+        inFlight.add(job);
+        void job.finally(() => inFlight.delete(job)).catch(() => {});
+        if (inFlight.size >= 4) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+      await endAndCompare(pair, received, expected);
+    });
+
     it("waits for the socket's own pending writes before its first segment", async () => {
       const pair = await tcpPair();
       const received = receiveAll(pair.server);
