@@ -2,6 +2,8 @@
 // remote peer and demoting the socket when the kernel keeps copying. (ENOBUFS from a tiny
 // optmem_max, in a namespace of its own: fault-enobufs.test.ts.)
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
@@ -40,4 +42,45 @@ describe('across network namespaces', { skip }, () => {
       await once(receiver, 'exit');
     });
   });
+});
+
+// A datagram socket is watched by epoll only while it needs to be (a watched UDP socket pays a
+// wakeup per freed datagram): a send that meets a full socket must start the watch, or nothing
+// says when the socket has room again. A rate-limited qdisc on the veth holds the datagrams, and
+// with them the socket's send buffer; its queue outgrows the buffer, so none is dropped.
+describe('datagrams meeting a full socket buffer', { skip: nsSkip ?? false }, () => {
+  for (const zeroCopy of ['off', 'on'] as const) {
+    it(`zeroCopy '${zeroCopy}': every datagram arrives, in order, byte-exact`, async () => {
+      await withPeerNamespace(async (ns) => {
+        execFileSync('tc', ['qdisc', 'add', 'dev', ns.hostInterface, 'root', 'tbf', 'rate', '50mbit', 'burst', '16kb', 'limit', '16mb']);
+        const count = 1500;
+        const receiver = ns.spawnNode(`
+          import dgram from 'node:dgram';
+          import { createHash } from 'node:crypto';
+          const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 16 << 20 });
+          const h = createHash('sha256'); let bytes = 0, datagrams = 0;
+          s.on('message', (m) => {
+            h.update(m); bytes += m.length;
+            if (++datagrams === ${count}) { console.log(JSON.stringify({ bytes, sha256: h.digest('hex') })); s.close(); }
+          });
+          s.bind(0, ${JSON.stringify(ns.peerAddress)}, () => console.log(JSON.stringify({ port: s.address().port })));`);
+        const next = jsonLines(receiver);
+        const { port } = (await next()) as { port: number };
+        const socket = createSocket({ type: 'udp4', sendBufferSize: 64 << 10 });
+        socket.connect(port, ns.peerAddress);
+        await once(socket, 'connect');
+        const expected = new Expected();
+        const jobs: Promise<unknown>[] = [];
+        for (let i = 0; i < count; i++) {
+          const data = randomBytes(1400);
+          expected.add(data);
+          jobs.push(aioWrite(socket, data, { zeroCopy }).then((r) => assert.equal(r.bytes, data.length)));
+        }
+        await Promise.all(jobs);
+        assert.deepEqual(await next(), expected.digest());
+        socket.close();
+        await once(receiver, 'exit');
+      });
+    });
+  }
 });

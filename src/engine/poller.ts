@@ -27,8 +27,8 @@ export function watch(fd: number, watcher: Watcher): number {
   return 0;
 }
 
+/** Stops watching `fd` (whether the watcher keeps the process alive is setActive's). */
 export function unwatch(fd: number, watcher: Watcher): void {
-  setActive(watcher, false);
   if (watchers.get(fd) !== watcher) return;
   watchers.delete(fd);
   addon.unwatch(fd); // EBADF/ENOENT once the fd is closed: the kernel dropped it already

@@ -215,7 +215,8 @@ function adopt(fd: number, info: SocketInfo, socket: Socket | undefined, api: st
       udpSegment: info.udpSegment,
     };
     const t = new Transmitter(dup, key, factsOf(dup, info), origin, retired);
-    const r = poller.watch(dup, t);
+    // A datagram socket's transmitter watches it itself, only while it needs to.
+    const r = origin.datagram ? 0 : poller.watch(dup, t);
     if (r < 0) throw errnoError(r, 'epoll_ctl', api);
     zerocopyIds.delete(key);
     transmitters.set(key, t);

@@ -85,6 +85,14 @@ export class Transmitter implements poller.Watcher {
    * them go out together in one gathered send. io_uring sends wait inside the kernel instead.
    */
   private blocked = false;
+  /**
+   * The poller watches this socket: a stream socket from adoption on, a datagram socket only
+   * while it needs epoll (MSG_ZEROCOPY's error queue, or a send that met a full socket). Watched,
+   * a UDP socket pays a wakeup for every datagram the kernel frees (sock_wfree wakes the
+   * socket's waiters whenever it has room; TCP wakes them only after a send found it full):
+   * about 0.12 µs of a 4 µs zero-copy write on the sink rig.
+   */
+  private watched: boolean;
   /** The jobs of one gathered send (reused). */
   private readonly gathered: (WriteJob | null)[] = [];
   /** UDP_SEGMENT currently set on the socket (0: none). */
@@ -107,6 +115,7 @@ export class Transmitter implements poller.Watcher {
   ) {
     this.copy = new CopyBackend(fd);
     this.segmentSize = origin.udpSegment;
+    this.watched = !origin.datagram;
   }
 
   get closed(): boolean {
@@ -159,6 +168,7 @@ export class Transmitter implements poller.Watcher {
   /** Epoll says: writable, error queue non-empty, or hung up. */
   onReady(events: number): void {
     this.blocked = false;
+    if (this.origin.datagram && !(this.zerocopy instanceof MsgZerocopyBackend)) this.unwatch();
     if (events & EPOLLERR) this.reap();
     this.pump();
   }
@@ -225,6 +235,12 @@ export class Transmitter implements poller.Watcher {
       }
       const r = job instanceof WriteJob ? this.submitWrite(job) : this.submitFile(job as FileJob);
       if (r > 0) continue;
+      if (r === EAGAIN && this.origin.datagram) {
+        // Watched from now on (epoll reports a socket already writable at once): until then
+        // nothing would say when the socket has room again.
+        const w = this.watch();
+        if (w < 0) return this.close(errnoError(w, 'epoll_ctl', 'aioWrite'), false);
+      }
       if (r === EAGAIN || r === 0 || r === WAIT_RELEASE || r === PENDING) break;
       if (r === EFAULT && job instanceof WriteJob) {
         job.stop(stateError('aioWrite: the buffer was detached or shrunk while the job was pending', DETACHED));
@@ -273,6 +289,19 @@ export class Transmitter implements poller.Watcher {
     return false;
   }
 
+  private watch(): number {
+    if (this.watched) return 0;
+    const r = poller.watch(this.fd, this);
+    this.watched = r === 0;
+    return r;
+  }
+
+  private unwatch(): void {
+    if (!this.watched) return;
+    this.watched = false;
+    poller.unwatch(this.fd, this);
+  }
+
   private backendFor(job: WriteJob): Backend {
     if (job.started) return job.backend === 'copy' ? this.copy : (this.zerocopy as Backend);
     if (decide(job.mode, this.facts, this.demotion.demoted, job.length)) {
@@ -290,8 +319,12 @@ export class Transmitter implements poller.Watcher {
     switch (selectBackend().zeroCopy) {
       case 'uring':
         return new UringBackend(this.fd, this.events, !this.origin.datagram);
-      case 'msgzerocopy':
-        return MsgZerocopyBackend.open(this.fd, this.origin.zerocopyWasEnabled, this.origin.zerocopyNextId, this.events);
+      case 'msgzerocopy': {
+        const backend = MsgZerocopyBackend.open(this.fd, this.origin.zerocopyWasEnabled, this.origin.zerocopyNextId, this.events);
+        // Its releases arrive on the error queue, which only epoll reports.
+        const w = typeof backend === 'number' ? 0 : this.watch();
+        return w < 0 ? w : backend;
+      }
       default:
         return -constants.errno.EOPNOTSUPP;
     }
@@ -447,7 +480,8 @@ export class Transmitter implements poller.Watcher {
     this.pushTimer = null;
     this.restoreSegmentSize();
     this.failure ??= stateError('the transmitter retired', 'ERR_SOCKET_CLOSED');
-    poller.unwatch(this.fd, this);
+    if (this.active) poller.setActive(this, (this.active = false));
+    this.unwatch();
     this.onRetire(this);
     addon.close(this.fd);
   }
