@@ -8,7 +8,6 @@ import { addon, type SocketInfo } from '../native/addon.js';
 import { featuresOf, interfaceOwning, isLocalPeer } from '../policy/interfaces.js';
 import type { SocketFacts } from '../policy/zero-copy-policy.js';
 import { closedError, errnoError, rangeError, stateError, typeError } from './errors.js';
-import * as poller from './poller.js';
 import { Transmitter, type Origin } from './transmitter.js';
 
 export type Target = Socket | DatagramSocket | number;
@@ -215,8 +214,7 @@ function adopt(fd: number, info: SocketInfo, socket: Socket | undefined, api: st
       udpSegment: info.udpSegment,
     };
     const t = new Transmitter(dup, key, factsOf(dup, info), origin, retired);
-    // A datagram socket's transmitter watches it itself, only while it needs to.
-    const r = origin.datagram ? 0 : poller.watch(dup, t);
+    const r = t.start();
     if (r < 0) throw errnoError(r, 'epoll_ctl', api);
     zerocopyIds.delete(key);
     transmitters.set(key, t);

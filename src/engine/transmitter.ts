@@ -19,6 +19,8 @@ const EPOLLERR = 0x008;
 const EMPTY = Buffer.alloc(0);
 /** At least the largest TCP MSS (loopback's 65483, rounded up): Nagle's held frame is shorter. */
 const NAGLE_TAIL = 65536;
+/** Jobs walked back from the newest before assuming the oldest may be held (a push is always safe). */
+const NAGLE_WALK = 64;
 /** sendfileAll's out-flag: 1 when it stopped because the socket was full. */
 const sendfileState = new Int32Array(1);
 
@@ -92,7 +94,7 @@ export class Transmitter implements poller.Watcher {
    * socket's waiters whenever it has room; TCP wakes them only after a send found it full):
    * about 0.12 µs of a 4 µs zero-copy write on the sink rig.
    */
-  private watched: boolean;
+  private watched = false;
   /** The jobs of one gathered send (reused). */
   private readonly gathered: (WriteJob | null)[] = [];
   /** UDP_SEGMENT currently set on the socket (0: none). */
@@ -115,7 +117,11 @@ export class Transmitter implements poller.Watcher {
   ) {
     this.copy = new CopyBackend(fd);
     this.segmentSize = origin.udpSegment;
-    this.watched = !origin.datagram;
+  }
+
+  /** Starts the watches this socket needs from adoption on; returns 0 or the epoll_ctl -errno. */
+  start(): number {
+    return this.needsEpoll() ? this.watch() : 0;
   }
 
   get closed(): boolean {
@@ -168,7 +174,7 @@ export class Transmitter implements poller.Watcher {
   /** Epoll says: writable, error queue non-empty, or hung up. */
   onReady(events: number): void {
     this.blocked = false;
-    if (this.origin.datagram && !(this.zerocopy instanceof MsgZerocopyBackend)) this.unwatch();
+    if (!this.needsEpoll()) this.unwatch();
     if (events & EPOLLERR) this.reap();
     this.pump();
   }
@@ -282,11 +288,17 @@ export class Transmitter implements poller.Watcher {
    */
   private oldestMayBeHeld(): boolean {
     let after = 0; // bytes sent after `job` (later jobs settle only after it: they are all linked)
+    let walked = 0;
     for (let job = this.last; job !== null && after < NAGLE_TAIL; job = job.prior) {
-      if (job.prior === null) return true;
+      if (job.prior === null || ++walked > NAGLE_WALK) return true;
       after += job.submitted;
     }
     return false;
+  }
+
+  /** Stream sockets always (writability after a full socket); datagram ones for MSG_ZEROCOPY. */
+  private needsEpoll(): boolean {
+    return !this.origin.datagram || this.zerocopy instanceof MsgZerocopyBackend;
   }
 
   private watch(): number {
@@ -480,7 +492,10 @@ export class Transmitter implements poller.Watcher {
     this.pushTimer = null;
     this.restoreSegmentSize();
     this.failure ??= stateError('the transmitter retired', 'ERR_SOCKET_CLOSED');
-    if (this.active) poller.setActive(this, (this.active = false));
+    if (this.active) {
+      this.active = false;
+      poller.setActive(this, false);
+    }
     this.unwatch();
     this.onRetire(this);
     addon.close(this.fd);
