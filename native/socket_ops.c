@@ -17,6 +17,8 @@
 #define SOL_UDP 17
 #endif
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -240,6 +242,26 @@ static napi_value js_push_pending(napi_env env, napi_callback_info info) {
   return ax_int(env, 0);
 }
 
+/* sendRoom(fd) -> SO_SNDBUF minus the bytes the socket's sends still hold (SIOCOUTQ: for UDP,
+ * sk_wmem_alloc), 0 when they hold more, or -errno. A UDP send fails with EAGAIN only when the
+ * bytes held have reached SO_SNDBUF as it starts, so sends whose charges fit in the room cannot
+ * meet a full socket. */
+static napi_value js_send_room(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd, sndbuf = 0, queued = 0;
+  socklen_t len = sizeof sndbuf;
+  if (!ax_get_args(env, info, 1, argv) || !ax_get_fd(env, argv[0], &fd)) return NULL;
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0 || ioctl(fd, SIOCOUTQ, &queued) < 0) return ax_int(env, -errno);
+  return ax_int(env, sndbuf > queued ? (int64_t)sndbuf - queued : 0);
+}
+
+/* pageSize() -> the kernel's page size: what a datagram's frags are charged per page touched. */
+static napi_value js_page_size(napi_env env, napi_callback_info info) {
+  (void)info;
+  long n = sysconf(_SC_PAGESIZE);
+  return ax_int(env, n > 0 ? n : 4096);
+}
+
 static void format_addr(const struct sockaddr_storage *ss, char *buf, size_t n);
 
 /* setUdpSegment(fd, size) -> 0 or -errno: UDP GSO, every send cut into `size`-byte datagrams
@@ -376,6 +398,8 @@ void ax_init_socket_ops(napi_env env, napi_value exports) {
   ax_export(env, exports, "pushPending", js_push_pending);
   ax_export(env, exports, "disconnect", js_disconnect);
   ax_export(env, exports, "setUdpSegment", js_set_udp_segment);
+  ax_export(env, exports, "sendRoom", js_send_room);
+  ax_export(env, exports, "pageSize", js_page_size);
   ax_export(env, exports, "addressOwner", js_address_owner);
   ax_export(env, exports, "close", js_close);
 }

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { aioWrite, probe } from '../src/index.js';
 import { DEMOTE_AFTER } from '../src/policy/demotion.js';
-import { hashingReceiverScript, jsonLines, namespaceSkipReason, withPeerNamespace } from './helpers/netns.js';
+import { datagramHashingReceiverScript, hashingReceiverScript, jsonLines, namespaceSkipReason, withPeerNamespace } from './helpers/netns.js';
 import { Expected, randomBytes } from './helpers/sockets.js';
 
 const nsSkip = namespaceSkipReason();
@@ -58,16 +58,7 @@ describe('datagrams meeting a full socket buffer', { skip: nsSkip ?? false }, ()
           return t.skip(`cannot add a tbf qdisc (iproute2's tc, sch_tbf): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
         }
         const count = 1500;
-        const receiver = ns.spawnNode(`
-          import dgram from 'node:dgram';
-          import { createHash } from 'node:crypto';
-          const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 16 << 20 });
-          const h = createHash('sha256'); let bytes = 0, datagrams = 0;
-          s.on('message', (m) => {
-            h.update(m); bytes += m.length;
-            if (++datagrams === ${count}) { console.log(JSON.stringify({ bytes, sha256: h.digest('hex') })); s.close(); }
-          });
-          s.bind(0, ${JSON.stringify(ns.peerAddress)}, () => console.log(JSON.stringify({ port: s.address().port })));`);
+        const receiver = ns.spawnNode(datagramHashingReceiverScript(ns.peerAddress, count));
         const next = jsonLines(receiver);
         const { port } = (await next()) as { port: number };
         const socket = createSocket({ type: 'udp4', sendBufferSize: 64 << 10 });

@@ -45,6 +45,7 @@ const answers: Record<string, (r: unknown) => boolean> = {
   addressOwner: (r) => typeof r === 'string',
   uringReap: (r) => Number.isInteger(r) && (r as number) >= 0,
   uringBufferSlots: (r) => Number.isInteger(r) && (r as number) > 0,
+  pageSize: (r) => Number.isInteger(r) && (r as number) >= 4096 && ((r as number) & ((r as number) - 1)) === 0,
 };
 
 /** What a refusal may be: a bad argument, or an entry point used before its start. */

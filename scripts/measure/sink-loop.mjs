@@ -6,7 +6,8 @@
 //   sudo node scripts/measure/sink-loop.mjs                  # wired pool, io_uring
 //   sudo POOL=0 ZC=on node scripts/measure/sink-loop.mjs     # ordinary buffers
 //   sudo BATCH=8 node scripts/measure/sink-loop.mjs          # the batched form, 8 per call
-// Environment: POOL=1|0, ZC=on|off|auto, BATCH, DEPTH (16), SECONDS (3), WARMUP (0.5, uncounted).
+// Environment: POOL=1|0, ZC=on|off|auto, BATCH, DEPTH (16), SECONDS (3), WARMUP (0.5, uncounted),
+// SNDBUF (bytes of SO_SNDBUF; the system's default when unset).
 // Where the time goes: perf record -F 4999 -g -o loop.data -- node --perf-basic-prof
 // scripts/measure/sink-loop.mjs > loop.json; node scripts/measure/perf-categories.mjs loop.data loop.json
 import dgram from 'node:dgram';
@@ -25,7 +26,7 @@ const warmup = env('WARMUP', 0.5);
 if (!(depth >= 1 && batch >= 1 && batch <= depth && seconds > 0 && warmup >= 0)) throw new RangeError('sink-loop: need DEPTH >= BATCH >= 1, SECONDS > 0, WARMUP >= 0');
 
 await withSinkRig(async (rig) => {
-  const socket = dgram.createSocket('udp4');
+  const socket = dgram.createSocket({ type: 'udp4', ...(process.env.SNDBUF ? { sendBufferSize: env('SNDBUF', 0) } : {}) });
   await new Promise((resolve) => socket.bind(0, rig.localAddress, resolve));
   socket.connect(rig.port, rig.sinkAddress);
   await new Promise((resolve) => socket.once('connect', resolve));

@@ -45,6 +45,8 @@ export class UringSegment implements Segment {
   copy = false;
   /** Its place in its socket's send order (set by the sender when it stages it). */
   order = 0;
+  /** Staged with no link to the next send of its chain (UringBackend.unlinkedPrefix): never sent again. */
+  unlinked = false;
   /** Its last CQE came (the kernel let go of it); the sender hands that to the job in send order. */
   released = false;
   /** Bytes it sent, and whether they were copied, once released. */

@@ -41,6 +41,10 @@ export interface Addon {
   pushPending(fd: number): number;
   disconnect(fd: number): number;
   setUdpSegment(fd: number, size: number): number;
+  /** SO_SNDBUF minus the bytes the socket's sends hold (SIOCOUTQ), at least 0; or -errno. */
+  sendRoom(fd: number): number;
+  /** sysconf(_SC_PAGESIZE). */
+  pageSize(): number;
   addressOwner(address: string): string;
   addresses(fd: number): { local: string; remote: string } | number;
   enableZerocopy(fd: number): number;

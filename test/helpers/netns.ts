@@ -116,6 +116,23 @@ export function hashingReceiverScript(address: string): string {
     server.listen(0, ${JSON.stringify(address)}, () => console.log(JSON.stringify({ port: server.address().port })));`;
 }
 
+/**
+ * A datagram receiver script: binds a UDP socket on `address`, prints {"port"}, then, once `count`
+ * datagrams arrived, {"bytes","sha256"} of them in arrival order.
+ */
+export function datagramHashingReceiverScript(address: string, count: number): string {
+  return `
+    import dgram from 'node:dgram';
+    import { createHash } from 'node:crypto';
+    const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 16 << 20 });
+    const h = createHash('sha256'); let bytes = 0, datagrams = 0;
+    s.on('message', (m) => {
+      h.update(m); bytes += m.length;
+      if (++datagrams === ${count}) { console.log(JSON.stringify({ bytes, sha256: h.digest('hex') })); s.close(); }
+    });
+    s.bind(0, ${JSON.stringify(address)}, () => console.log(JSON.stringify({ port: s.address().port })));`;
+}
+
 /** Reads newline-delimited JSON lines from a child's stdout. */
 export function jsonLines(child: ChildProcess): () => Promise<unknown> {
   const lines: string[] = [];

@@ -41,6 +41,8 @@ export interface SinkBenchOptions {
   segmentSize: number;
   /** Above 1: every method also runs in the batched form, this many buffers per aioWrite call. */
   batch: number;
+  /** SO_SNDBUF of every sender's socket; 0: the system's default. */
+  sendBufferSize: number;
 }
 
 export interface SinkRunFigures extends SinkSample {
@@ -104,6 +106,7 @@ function runSender(method: SinkMethod, batch: number, rig: SinkRig, options: Sin
     `--segment=${options.segmentSize}`,
     `--depth=${options.depth}`,
     `--batch=${batch}`,
+    `--sndbuf=${options.sendBufferSize}`,
   ];
   // A sender that hangs is killed well after its duration; its run then fails.
   return runChild<SinkSample>(SENDER_SCRIPT, args, SINK_METHOD_SETUP[method].backendEnv, options.durationSeconds * 1000 + 60_000);

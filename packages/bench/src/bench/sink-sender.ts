@@ -33,6 +33,7 @@ const { values } = parseArgs({
     segment: { type: 'string' },
     depth: { type: 'string' },
     batch: { type: 'string', default: '1' },
+    sndbuf: { type: 'string', default: '0' },
   },
   strict: true,
 });
@@ -75,7 +76,8 @@ async function main(): Promise<void> {
     buffers = Array.from({ length: count }, () => randomFillSync(Buffer.allocUnsafeSlow(size)));
   }
 
-  const socket = dgram.createSocket('udp4');
+  const sendBufferSize = Number(values.sndbuf);
+  const socket = dgram.createSocket({ type: 'udp4', ...(sendBufferSize > 0 ? { sendBufferSize } : {}) });
   // Failures reach us as aioWrite rejections; this only keeps an 'error' event from going unhandled.
   socket.on('error', () => {});
   try {

@@ -105,7 +105,8 @@ function sinkHeader(options: SinkBenchOptions, report: SinkBenchReport): string[
     SINK_NOTE,
     `${options.durationSeconds} s per run, ${options.depth} writes in flight, each one ${options.datagramSize}-byte GSO datagram ` +
       (options.batch > 1 ? `(a batch: ${options.batch} of them in one aioWrite call) ` : '') +
-      `in ${options.segmentSize}-byte segments, ${runs}; via ${rig.interface} to ${rig.sinkAddress}:${rig.port}; ` +
+      `in ${options.segmentSize}-byte segments, ${runs}; SO_SNDBUF ${options.sendBufferSize > 0 ? `${options.sendBufferSize} bytes asked` : "the system's default"}; ` +
+      `via ${rig.interface} to ${rig.sinkAddress}:${rig.port}; ` +
       `${cpus().length} CPUs, kernel ${release()}`,
     'Each sender cycles through 64 MiB of buffers (data not in cache, like a file or object server sends).',
     `CPU is the sending process only (user+sys, all its threads, around the send loop; aiotx rows first run the same loop ${WARMUP_SECONDS} s uncounted, so V8 has compiled it); each method and run is a process of its own.`,

@@ -39,7 +39,7 @@ const BENCH_HELP = `Usage: aiotx bench [--method LIST] [--sizes LIST] [--duratio
                    [--repeat N] [--batch N] [--nodelay] [--host HOST:PORT [--peer aiotx|iperf3]] [--verify] [--netperf PATH]
                    [--report DIR] [--json]
        aiotx bench --sink [udp] [--duration SECS] [--depth N] [--repeat N] [--batch N]
-                   [--datagram-size SIZE] [--segment-size N] [--json]
+                   [--datagram-size SIZE] [--segment-size N] [--sndbuf SIZE] [--json]
        aiotx bench --sink tcp [--method LIST] [--sizes LIST] [--duration SECS] [--depth N] [--batch N]
                    [--repeat N] [--nodelay] [--hot | --working-set SIZE] [--report DIR] [--json]
        aiotx bench --sink tcp --calibrate [--sizes LIST] [--duration SECS] [--depth N]
@@ -123,6 +123,9 @@ Options:
                         also with --sink tcp; with --sink, each backend's batch row) (default 8)
   --datagram-size SIZE  --sink: bytes per write, one GSO datagram (default 65000, at most 65507)
   --segment-size N      --sink: UDP_SEGMENT, bytes per datagram (default 1472: fits the rig's MTU)
+  --sndbuf SIZE         --sink: SO_SNDBUF of every sender's socket (default: the system's,
+                        net.core.wmem_default); room for a whole chain lets io_uring datagram
+                        sends from wired buffers go unlinked (see the README)
   -h, --help            show this help
 `;
 
@@ -207,6 +210,7 @@ export const commands: Record<string, Command> = {
       calibrate: { type: 'boolean' },
       'datagram-size': { type: 'string' },
       'segment-size': { type: 'string' },
+      sndbuf: { type: 'string' },
       batch: { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -215,7 +219,7 @@ export const commands: Record<string, Command> = {
       if (values.calibrate !== undefined) throw new UsageError('--calibrate applies to --sink tcp only', 'bench');
       if (values.sink === 'udp') return runSink(values);
       if (values.sink !== undefined) throw new UsageError(`--sink takes udp or tcp, got '${String(values.sink)}'`, 'bench');
-      for (const flag of ['datagram-size', 'segment-size']) {
+      for (const flag of ['datagram-size', 'segment-size', 'sndbuf']) {
         if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --sink only`, 'bench');
       }
       const peer = String(values.peer ?? 'aiotx');
@@ -306,9 +310,19 @@ async function runSink(values: Values): Promise<void> {
     }
     if (datagramSize > MAX_UDP_PAYLOAD) throw new UsageError(`--datagram-size must be at most ${MAX_UDP_PAYLOAD} bytes, got ${datagramSize}`, 'bench');
   }
+  let sendBufferSize = 0;
+  if (values.sndbuf !== undefined) {
+    try {
+      sendBufferSize = parseSize(String(values.sndbuf));
+    } catch (err) {
+      throw new UsageError(`--sndbuf: ${(err as Error).message}`, 'bench');
+    }
+    if (sendBufferSize < 1 || sendBufferSize > 2 ** 31 - 1) throw new UsageError(`--sndbuf must be from 1 byte to 2G-1, got ${sendBufferSize}`, 'bench');
+  }
   const options = {
     durationSeconds: positiveNumber(String(values.duration ?? '2'), '--duration'),
     depth: positiveInteger(String(values.depth ?? '8'), '--depth', 1024),
+    sendBufferSize,
     repeat: positiveInteger(String(values.repeat ?? '3'), '--repeat', 1000),
     datagramSize,
     segmentSize: positiveInteger(String(values['segment-size'] ?? '1472'), '--segment-size', MAX_UDP_PAYLOAD),
@@ -320,7 +334,7 @@ async function runSink(values: Values): Promise<void> {
 }
 
 async function runTcpSink(values: Values): Promise<void> {
-  for (const flag of ['streams', 'host', 'verify', 'datagram-size', 'segment-size', 'netperf', 'peer']) {
+  for (const flag of ['streams', 'host', 'verify', 'datagram-size', 'segment-size', 'sndbuf', 'netperf', 'peer']) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --sink tcp`, 'bench');
   }
   if (values.hot === true && values['working-set'] !== undefined) throw new UsageError('--hot and --working-set exclude each other', 'bench');
@@ -342,7 +356,7 @@ async function runTcpSink(values: Values): Promise<void> {
 }
 
 async function runCalibrate(values: Values): Promise<void> {
-  for (const flag of ['method', 'hot', 'streams', 'host', 'verify', 'report', 'datagram-size', 'segment-size', 'batch', 'netperf', 'peer']) {
+  for (const flag of ['method', 'hot', 'streams', 'host', 'verify', 'report', 'datagram-size', 'segment-size', 'sndbuf', 'batch', 'netperf', 'peer']) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --calibrate (it runs aio-copy and both zero-copy backends, cold and hot)`, 'bench');
   }
   const { CALIBRATE_SIZES } = await import('../bench/calibrate.js');
