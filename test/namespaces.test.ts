@@ -2,14 +2,12 @@
 // remote peer and demoting the socket when the kernel keeps copying. (ENOBUFS from a tiny
 // optmem_max, in a namespace of its own: fault-enobufs.test.ts.)
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { aioWrite, probe } from '../src/index.js';
 import { DEMOTE_AFTER } from '../src/policy/demotion.js';
-import { datagramHashingReceiverScript, hashingReceiverScript, jsonLines, namespaceSkipReason, withPeerNamespace } from './helpers/netns.js';
+import { addTbf, datagramsToPeer, hashingReceiverScript, jsonLines, namespaceSkipReason, withPeerNamespace } from './helpers/netns.js';
 import { Expected, randomBytes } from './helpers/sockets.js';
 
 const nsSkip = namespaceSkipReason();
@@ -52,18 +50,10 @@ describe('datagrams meeting a full socket buffer', { skip: nsSkip ?? false }, ()
   for (const zeroCopy of ['off', 'on'] as const) {
     it(`zeroCopy '${zeroCopy}': every datagram arrives, in order, byte-exact`, { skip: zeroCopy === 'on' ? (zcSkip ?? false) : false }, async (t) => {
       await withPeerNamespace(async (ns) => {
-        try {
-          execFileSync('tc', ['qdisc', 'add', 'dev', ns.hostInterface, 'root', 'tbf', 'rate', '50mbit', 'burst', '16kb', 'limit', '16mb'], { stdio: ['ignore', 'ignore', 'pipe'] });
-        } catch (err) {
-          return t.skip(`cannot add a tbf qdisc (iproute2's tc, sch_tbf): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
-        }
+        const tbf = addTbf(ns, 'rate', '50mbit', 'burst', '16kb', 'limit', '16mb');
+        if (tbf) return t.skip(tbf);
         const count = 1500;
-        const receiver = ns.spawnNode(datagramHashingReceiverScript(ns.peerAddress, count));
-        const next = jsonLines(receiver);
-        const { port } = (await next()) as { port: number };
-        const socket = createSocket({ type: 'udp4', sendBufferSize: 64 << 10 });
-        socket.connect(port, ns.peerAddress);
-        await once(socket, 'connect');
+        const { receiver, next, socket } = await datagramsToPeer(ns, count, 64 << 10);
         const expected = new Expected();
         const jobs: Promise<unknown>[] = [];
         for (let i = 0; i < count; i++) {

@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { aioWrite, createBufferPool } from '../src/index.js';
 import { addon } from '../src/native/addon.js';
 import { UringBackend, datagramCharge } from '../src/engine/uring-backend.js';
-import { datagramHashingReceiverScript, jsonLines, namespaceSkipReason, withPeerNamespace, type PeerNamespace } from './helpers/netns.js';
+import { addTbf, datagramsToPeer, jsonLines, namespaceSkipReason, withPeerNamespace } from './helpers/netns.js';
 import { Expected, connectedUdp, fdOf, nextDatagrams } from './helpers/sockets.js';
 
 const { skip } = useBackend('uring');
@@ -22,16 +22,6 @@ const nsSkip = namespaceSkipReason();
 function wiredPool(size: number, count: number) {
   const pool = createBufferPool({ size, count });
   return pool.wired ? { pool, reason: null } : { pool: null, reason: `buffer pool not wired: ${pool.reason}` };
-}
-
-/** Adds a tbf qdisc on the host side of `ns`; the reason when it cannot. */
-function addTbf(ns: PeerNamespace, ...args: string[]): string | null {
-  try {
-    execFileSync('tc', ['qdisc', 'add', 'dev', ns.hostInterface, 'root', 'tbf', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    return null;
-  } catch (err) {
-    return `cannot add a tbf qdisc (iproute2's tc, sch_tbf): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
-  }
 }
 
 describe('uring: wired datagram sends without links', { skip }, () => {
@@ -87,12 +77,7 @@ describe('uring: wired datagram sends meeting a full socket buffer', { skip: ski
         if (tbf) return t.skip(tbf);
         const waves = 3;
         const count = waves * 512;
-        const receiver = ns.spawnNode(datagramHashingReceiverScript(ns.peerAddress, count));
-        const next = jsonLines(receiver);
-        const { port } = (await next()) as { port: number };
-        const socket = createSocket({ type: 'udp4', sendBufferSize: 64 << 10 });
-        socket.connect(port, ns.peerAddress);
-        await once(socket, 'connect');
+        const { receiver, next, socket } = await datagramsToPeer(ns, count, 64 << 10);
         const buffers = Array.from({ length: 512 }, () => pool.acquire()!);
         const expected = new Expected();
         const before = UringBackend.unlinked;

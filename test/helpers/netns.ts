@@ -2,6 +2,7 @@
 // (198.18.0.0/15, the benchmarking range). Everything is removed afterwards, even on failure;
 // namespaces left by a killed run are removed on the next.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 
@@ -131,6 +132,30 @@ export function datagramHashingReceiverScript(address: string, count: number): s
       if (++datagrams === ${count}) { console.log(JSON.stringify({ bytes, sha256: h.digest('hex') })); s.close(); }
     });
     s.bind(0, ${JSON.stringify(address)}, () => console.log(JSON.stringify({ port: s.address().port })));`;
+}
+
+/**
+ * A hashing datagram receiver in `ns` (datagramHashingReceiverScript) and a UDP socket with
+ * SO_SNDBUF `sendBufferSize` connected to it; `next()` reads the receiver's next JSON line.
+ */
+export async function datagramsToPeer(ns: PeerNamespace, count: number, sendBufferSize: number) {
+  const receiver = ns.spawnNode(datagramHashingReceiverScript(ns.peerAddress, count));
+  const next = jsonLines(receiver);
+  const { port } = (await next()) as { port: number };
+  const socket = createSocket({ type: 'udp4', sendBufferSize });
+  socket.connect(port, ns.peerAddress);
+  await once(socket, 'connect');
+  return { receiver, next, socket };
+}
+
+/** Adds a tbf qdisc with `args` on the host side of `ns`; the reason when it cannot, else null. */
+export function addTbf(ns: PeerNamespace, ...args: string[]): string | null {
+  try {
+    execFileSync('tc', ['qdisc', 'add', 'dev', ns.hostInterface, 'root', 'tbf', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return null;
+  } catch (err) {
+    return `cannot add a tbf qdisc (iproute2's tc, sch_tbf): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
+  }
 }
 
 /** Reads newline-delimited JSON lines from a child's stdout. */
