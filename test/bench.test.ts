@@ -281,34 +281,40 @@ test('serve without --verify drops streams in native threads and counts every by
   }
 });
 
-test('the native reference loop sends its buffer cyclically and refuses bad input', async () => {
-  const pair = await tcpPair();
-  const received: Buffer[] = [];
-  pair.server.on('data', (c: Buffer) => received.push(c));
-  const buf = randomBytes(100_000);
-  const [sent] = referenceSend([pair.client], buf, 50);
-  assert.ok(sent! > 0);
-  pair.client.end();
-  await once(pair.server, 'end');
-  const got = Buffer.concat(received);
-  assert.equal(got.length, sent);
-  for (let off = 0; off < got.length; off += buf.length) {
-    assert.ok(got.subarray(off, off + buf.length).equals(buf.subarray(0, Math.min(buf.length, got.length - off))), `bytes at ${off}`);
+test('the native reference loop sends its buffer cyclically, in writes of writeSize, and refuses bad input', async () => {
+  // 100,000 bytes in writes of 30,000: a cycle is 30,000 + 30,000 + 30,000 + 10,000; the stream is
+  // still the region repeated.
+  for (const writeSize of [100_000, 30_000]) {
+    const pair = await tcpPair();
+    const received: Buffer[] = [];
+    pair.server.on('data', (c: Buffer) => received.push(c));
+    const buf = randomBytes(100_000);
+    const [sent] = referenceSend([pair.client], buf, 50, writeSize);
+    assert.ok(sent! > 0);
+    pair.client.end();
+    await once(pair.server, 'end');
+    const got = Buffer.concat(received);
+    assert.equal(got.length, sent);
+    for (let off = 0; off < got.length; off += buf.length) {
+      assert.ok(got.subarray(off, off + buf.length).equals(buf.subarray(0, Math.min(buf.length, got.length - off))), `bytes at ${off}`);
+    }
+    await pair.close();
   }
-  await pair.close();
+  const buf = randomBytes(1000);
   assert.throws(() => referenceSend([{} as Socket], buf, 1), /no file descriptor/);
   const { addon } = await import('aiotx-bench/internal/native/addon.js');
-  assert.throws(() => addon.referenceSend([1] as unknown as Int32Array, buf, 1), TypeError);
-  assert.throws(() => addon.referenceSend(new Int32Array(0), buf, 1), RangeError);
-  assert.throws(() => addon.referenceSend(new Int32Array([0]), buf, 4e6), RangeError);
+  assert.throws(() => addon.referenceSend([1] as unknown as Int32Array, buf, 1, 1), TypeError);
+  assert.throws(() => addon.referenceSend(new Int32Array(0), buf, 1, 1), RangeError);
+  assert.throws(() => addon.referenceSend(new Int32Array([0]), buf, 4e6, 1), RangeError);
+  for (const bad of [0, -1, 1.5, 'x']) assert.throws(() => addon.referenceSend(new Int32Array([0]), buf, 1, bad as number), /writeSize/);
   const file = openSync(bin, 'r');
   try {
-    assert.equal(addon.referenceSend(new Int32Array([file]), buf, 1), -88, 'a file is not a socket: ENOTSOCK');
+    assert.equal(addon.referenceSend(new Int32Array([file]), buf, 1, 1), -88, 'a file is not a socket: ENOTSOCK');
     assert.equal(addon.discardStart(file, () => {}), -88);
   } finally {
     closeSync(file);
   }
-  assert.equal(addon.referenceSend(new Int32Array([99999]), buf, 1), -9, 'EBADF');
+  assert.equal(addon.referenceSend(new Int32Array([99999]), buf, 1, 1), -9, 'EBADF');
   assert.equal(addon.discardStart(99999, () => {}), -9);
   assert.throws(() => addon.discardStart(0, 'cb' as never), TypeError);
   assert.throws(() => addon.discardStart(-1, () => {}), RangeError);

@@ -35,19 +35,21 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* referenceSend(fds: Int32Array, data, durationMs) -> Float64Array of bytes sent per fd, or
- * -errno. Sends `data` over and over on every stream socket for durationMs, each fd carrying the
- * buffer cyclically (a short send continues where it stopped), so the stream a receiver sees is
- * `data` repeated. Blocks the calling thread for the duration, on purpose: nothing else runs. */
+/* referenceSend(fds: Int32Array, data, durationMs, writeSize) -> Float64Array of bytes sent per
+ * fd, or -errno. Sends `data` over and over on every stream socket for durationMs, each fd
+ * carrying the buffer cyclically in writes of writeSize bytes (a short send continues where it
+ * stopped; the last write of a cycle may be shorter), so the stream a receiver sees is `data`
+ * repeated. `data` holds as many writes as the JavaScript rows keep buffers, so both copy from the
+ * same working set. Blocks the calling thread for the duration, on purpose: nothing else runs. */
 static napi_value js_reference_send(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   uint8_t *fd_bytes, *data;
   size_t fd_len, len;
   bool detached;
-  int64_t duration;
+  int64_t duration, write_size;
   napi_typedarray_type type;
   bool is_typed = false;
-  if (!ax_get_args(env, info, 3, argv)) return NULL;
+  if (!ax_get_args(env, info, 4, argv)) return NULL;
   if (napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed ||
       napi_get_typedarray_info(env, argv[0], &type, NULL, NULL, NULL, NULL) != napi_ok || type != napi_int32_array) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "fds must be an Int32Array");
@@ -55,8 +57,13 @@ static napi_value js_reference_send(napi_env env, napi_callback_info info) {
   }
   if (!ax_get_bytes(env, argv[0], &fd_bytes, &fd_len, &detached) ||
       !ax_get_bytes(env, argv[1], &data, &len, &detached) ||
-      !ax_get_safe_int(env, argv[2], "durationMs must be a non-negative integer", &duration))
+      !ax_get_safe_int(env, argv[2], "durationMs must be a non-negative integer", &duration) ||
+      !ax_get_safe_int(env, argv[3], "writeSize must be a positive integer", &write_size))
     return NULL;
+  if (write_size <= 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "writeSize must be a positive integer");
+    return NULL;
+  }
   size_t count = fd_len / sizeof(int32_t);
   if (count == 0 || count > MAX_REFERENCE_FDS) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "fds must hold 1 to 256 descriptors");
@@ -100,7 +107,9 @@ static napi_value js_reference_send(napi_env env, napi_callback_info info) {
     for (size_t i = 0; failure == 0 && i < count; i++) {
       if (blocked[i]) continue;
       size_t off = (size_t)((uint64_t)sent[i] % len);
-      ssize_t n = send(fds[i], data + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+      size_t end = (off / (uint64_t)write_size + 1) * (uint64_t)write_size;
+      if (end > len) end = len;
+      ssize_t n = send(fds[i], data + off, end - off, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n > 0) {
         sent[i] += (double)n;
       } else if (n < 0 && errno == EAGAIN) {

@@ -133,7 +133,9 @@ function sendReference(job: TcpSinkJob, fd: number, region: Buffer): Sent {
 
 async function main(): Promise<void> {
   const job = readJob();
-  const count = job.method === 'reference' || job.method === 'reference-zc' ? Math.max(1, Math.ceil(job.workingSetBytes / job.size)) : slotCount(job);
+  // The C loops rotate through at least one slot per send in flight, as the lanes do: with --hot a
+  // single slot would sit in L2 where the lanes' do not, and flatter the floor.
+  const count = job.method === 'reference' || job.method === 'reference-zc' ? Math.max(job.depth, Math.ceil(job.workingSetBytes / job.size)) : slotCount(job);
   const { buffers, region, pool } = slots(job, count);
   let dir: string | null = null;
   let file: FileHandle | null = null;

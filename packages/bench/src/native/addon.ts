@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 /** Functions return a count/0 on success or a negative errno, except where they throw on bad arguments. */
 export interface BenchAddon {
   /** Blocks for durationMs sending `data` cyclically on every fd; bytes sent per fd. */
-  referenceSend(fds: Int32Array, data: ArrayBufferView | ArrayBuffer, durationMs: number): Float64Array | number;
+  referenceSend(fds: Int32Array, data: ArrayBufferView | ArrayBuffer, durationMs: number, writeSize: number): Float64Array | number;
   /** A thread drops what arrives on the stream socket; done(bytes, -errno or 0) at its end. */
   discardStart(fd: number, done: (bytes: number, error: number) => void): number;
   shutdown(fd: number): number;

@@ -12,12 +12,13 @@ function socketFd(socket: Socket, api: string): number {
 }
 
 /**
- * Sends `data` over and over on every socket for `durationMs`, blocking this thread; returns the
- * bytes sent per socket. Each socket's stream is `data` repeated, cut wherever the time ran out.
+ * Sends `data` over and over on every socket for `durationMs`, in writes of `writeSize` bytes,
+ * blocking this thread; returns the bytes sent per socket. Each socket's stream is `data`
+ * repeated, cut wherever the time ran out.
  */
-export function referenceSend(sockets: readonly Socket[], data: Buffer, durationMs: number): number[] {
+export function referenceSend(sockets: readonly Socket[], data: Buffer, durationMs: number, writeSize = data.length): number[] {
   const fds = Int32Array.from(sockets, (s) => socketFd(s, 'referenceSend'));
-  const r = addon.referenceSend(fds, data, Math.round(durationMs));
+  const r = addon.referenceSend(fds, data, Math.round(durationMs), writeSize);
   if (typeof r === 'number') throw errnoError(r, 'send', 'referenceSend');
   return Array.from(r);
 }
