@@ -290,7 +290,13 @@ static int tracker_open(tracker_t *t, unsigned ifindex, uint32_t isn) {
   a.insns = (uintptr_t)prog;
   a.insn_cnt = (uint32_t)tracker_program(t->map_fd, prog);
   a.license = (uintptr_t) "GPL";
-  int prog_fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
+  /* The verifier gives up with EAGAIN when a signal is pending (bpf(2); the bench's parent gets
+   * SIGCHLD from every sender it reaps): the man page says to call again, as libbpf does. */
+  int prog_fd = -1;
+  for (int attempt = 0; attempt < 5 && prog_fd < 0; attempt++) {
+    prog_fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
+    if (prog_fd < 0 && errno != EAGAIN) break;
+  }
   if (prog_fd < 0) {
     int err = -errno;
     tracker_close(t);
