@@ -2,14 +2,16 @@
 // remote peer and demoting the socket when the kernel keeps copying. (ENOBUFS from a tiny
 // optmem_max, in a namespace of its own: fault-enobufs.test.ts.)
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { aioWrite, probe } from '../src/index.js';
 import { DEMOTE_AFTER } from '../src/policy/demotion.js';
-import { addTbf, datagramsToPeer, hashingReceiverScript, jsonLines, namespaceSkipReason, withPeerNamespace } from './helpers/netns.js';
+import { addTbf, datagramHashingReceiverScript, datagramsToPeer, hashingReceiverScript, jsonLines, namespaceSkipReason, withPeerNamespace } from './helpers/netns.js';
 import { Expected, randomBytes } from './helpers/sockets.js';
 
+const indexUrl = new URL('../src/index.js', import.meta.url).href;
 const nsSkip = namespaceSkipReason();
 const zcSkip = probe().zeroCopyBackend !== 'copy' ? null : 'no zero-copy backend available here';
 const skip = nsSkip ?? zcSkip ?? false;
@@ -68,4 +70,43 @@ describe('datagrams meeting a full socket buffer', { skip: nsSkip ?? false }, ()
       });
     });
   }
+
+  // A datagram socket is first watched (and the poller, which starts unreferenced, started) when
+  // a send meets a full socket; from then until the last job settles the poller must hold the
+  // event loop, or a process whose socket is unref'd exits with jobs unsettled.
+  it('pending datagram jobs keep the process alive through a full socket (its socket unref’d)', async (t) => {
+    await withPeerNamespace(async (ns) => {
+      const tbf = addTbf(ns, 'rate', '50mbit', 'burst', '16kb', 'limit', '16mb');
+      if (tbf) return t.skip(tbf);
+      const count = 1500;
+      const receiver = ns.spawnNode(datagramHashingReceiverScript(ns.peerAddress, count));
+      const next = jsonLines(receiver);
+      const { port } = (await next()) as { port: number };
+      const script = `
+        import dgram from 'node:dgram';
+        import { createHash, randomBytes } from 'node:crypto';
+        import { aioWrite } from ${JSON.stringify(indexUrl)};
+        const s = dgram.createSocket({ type: 'udp4', sendBufferSize: 64 << 10 });
+        s.connect(${port}, ${JSON.stringify(ns.peerAddress)}, () => {
+          s.unref();
+          const h = createHash('sha256'); let bytes = 0; const jobs = [];
+          for (let i = 0; i < ${count}; i++) {
+            const d = randomBytes(1400); h.update(d); bytes += d.length;
+            jobs.push(aioWrite(s, d, { zeroCopy: 'off' }));
+          }
+          Promise.all(jobs).then(() => console.log(JSON.stringify({ bytes, sha256: h.digest('hex') })));
+        });`;
+      try {
+        const sender = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const sent = jsonLines(sender);
+        const [code] = await once(sender, 'close'); // its output read to the end
+        assert.equal(code, 0);
+        const line = await sent(); // rejects when it exited with jobs unsettled
+        assert.deepEqual(await next(), line);
+        await once(receiver, 'exit');
+      } finally {
+        receiver.kill();
+      }
+    });
+  });
 });

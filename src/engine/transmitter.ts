@@ -453,7 +453,7 @@ export class Transmitter implements poller.Watcher {
     const idle = this.idle;
     if (this.active === idle) {
       this.active = !idle;
-      poller.setActive(this, this.active);
+      poller.setActive(this.active);
     }
     if (!idle) return;
     // Restored once the socket had no job for a turn: a loop of GSO writes, each queued as the
@@ -494,7 +494,7 @@ export class Transmitter implements poller.Watcher {
     this.failure ??= stateError('the transmitter retired', 'ERR_SOCKET_CLOSED');
     if (this.active) {
       this.active = false;
-      poller.setActive(this, false);
+      poller.setActive(false);
     }
     this.unwatch();
     this.onRetire(this);
