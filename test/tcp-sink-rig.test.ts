@@ -85,15 +85,16 @@ describe('tcp sink rig: native entries refuse bad input', () => {
     assert.throws(() => addon.sinkReferenceSend(0, Buffer.alloc(4), 0, 0, false, 0), RangeError);
     assert.equal(addon.sinkReferenceSend(0, Buffer.alloc(4), 8, 0, false, 0), -14); // EFAULT: data shorter than size
     assert.throws(() => addon.sinkReferenceSend(0, 'data' as unknown as Buffer, 1, 0, false, 0), TypeError);
-    // The io_uring floor: size, segment and depth bounds, short data, a socket that is not UDP.
-    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 0, 0, 1472, 8), RangeError);
-    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, 0, 0, 8), RangeError);
-    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, 0, 1472, 0), RangeError);
-    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, 0, 1472, 65), RangeError);
-    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, -1, 1472, 8), RangeError);
-    assert.throws(() => addon.sinkReferenceUring(0, 'data' as unknown as Buffer, 4, 0, 1472, 8), TypeError);
-    assert.equal(addon.sinkReferenceUring(0, Buffer.alloc(4), 8, 0, 1472, 8), -14); // EFAULT: data shorter than size
-    assert.equal(addon.sinkReferenceUring(0x7ffffff0, Buffer.alloc(4), 4, 0, 1472, 8), -9); // EBADF
+    // The io_uring floor: size, segment and depth bounds, a non-boolean fixed, short data, a bad fd.
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 0, 0, 1472, 8, true), RangeError);
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, 0, 65508, 8, true), RangeError);
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, 0, 1472, 8, 1 as unknown as boolean), TypeError);
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, 0, 1472, 0, true), RangeError);
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, 0, 1472, 65, true), RangeError);
+    assert.throws(() => addon.sinkReferenceUring(0, Buffer.alloc(4), 4, -1, 1472, 8, true), RangeError);
+    assert.throws(() => addon.sinkReferenceUring(0, 'data' as unknown as Buffer, 4, 0, 1472, 8, true), TypeError);
+    assert.equal(addon.sinkReferenceUring(0, Buffer.alloc(4), 8, 0, 1472, 8, true), -14); // EFAULT: data shorter than size
+    assert.equal(addon.sinkReferenceUring(0x7ffffff0, Buffer.alloc(4), 4, 0, 1472, 8, true), -9); // EBADF
   });
 
   it('refuses a datagram socket for the C send loop and TCP_INFO; the io_uring floor takes one', async () => {
@@ -104,9 +105,11 @@ describe('tcp sink rig: native entries refuse bad input', () => {
       const fd = fdOf(udp);
       assert.equal(addon.sinkReferenceSend(fd, Buffer.alloc(4), 4, 0, false, 0), -91); // EPROTOTYPE
       // The io_uring floor takes it: with no time to send, nothing is sent (or io_uring cannot run here).
-      const r = addon.sinkReferenceUring(fd, Buffer.alloc(4), 4, 0, 1472, 8);
+      const r = addon.sinkReferenceUring(fd, Buffer.alloc(4), 4, 0, 1472, 8, true);
       if (typeof r === 'number') assert.ok(r < 0);
       else assert.deepEqual(Array.from(r), [0, 0, 0, 0, 0]);
+      // Segment 0 means a TCP socket (MSG_WAITALL): a datagram one is refused.
+      assert.equal(addon.sinkReferenceUring(fd, Buffer.alloc(4), 4, 0, 0, 8, false), -91);
       assert.equal(typeof addon.tcpInfo(fd), 'number');
     } finally {
       udp.close();
@@ -258,7 +261,7 @@ describe('aiotx bench --sink tcp', () => {
   }
 
   it('--json --report: every run (batched rows too) checked by the kernel; zero-copy rows all zero-copy, copy rows none, no retransmission; the HTML report written', { skip }, () => {
-    const methods = 'aio-copy,aio-copy-batch,aio-zc-uring,aio-zc-pool-batch,aio-zc-msgzerocopy,reference,reference-zc';
+    const methods = 'aio-copy,aio-copy-batch,aio-zc-uring,aio-zc-pool-batch,aio-zc-msgzerocopy,reference,reference-zc,reference-uring,reference-uring-unregistered';
     const dir = mkdtempSync(join(tmpdir(), 'aiotx-tcp-report-'));
     after(() => rmSync(dir, { recursive: true, force: true }));
     const out = execFileSync(
@@ -268,7 +271,7 @@ describe('aiotx bench --sink tcp', () => {
     );
     const report = JSON.parse(out) as {
       kind: string;
-      results: { method: string; status: string; reason: string | null; bytes: number; zeroCopyShare: number | null; retransmissions: number; workingSetBytes: number }[];
+      results: { method: string; status: string; reason: string | null; bytes: number; trackedBytes: number; zeroCopyShare: number | null; retransmissions: number; workingSetBytes: number }[];
     };
     assert.equal(report.kind, 'aiotx-bench-tcp-sink');
     assert.deepEqual(report.results.map((r) => r.method), methods.split(','));
@@ -281,7 +284,10 @@ describe('aiotx bench --sink tcp', () => {
       assert.ok(r.bytes > 0, r.method);
       assert.equal(r.retransmissions, 0, r.method);
       assert.equal(r.workingSetBytes, 8 << 20, r.method);
-      assert.equal(r.zeroCopyShare, r.method.includes('zc') ? 1 : 0, r.method);
+      assert.equal(r.zeroCopyShare, r.method.includes('zc') || r.method.startsWith('reference-uring') ? 1 : 0, r.method);
+      // The kernel's counters cover the JavaScript senders' warm-up too (the C loops have none).
+      if (r.method.startsWith('reference')) assert.equal(r.trackedBytes, r.bytes, r.method);
+      else assert.ok(r.trackedBytes > r.bytes, r.method);
     }
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')), report);
     for (const svg of ['cpu.svg', 'throughput.svg', 'service-demand.svg']) assert.match(readFileSync(join(dir, svg), 'utf8'), /^<svg[^]*<\/svg>\s*$/, svg);

@@ -1,8 +1,9 @@
-/* The io_uring floor of the UDP sink: what the kernel's SEND_ZC path costs with nothing of
+/* The io_uring floor of the sink rigs: what the kernel's SEND_ZC path costs with nothing of
  * aiotx's around it. A C loop on its own ring (raw syscalls, set up as aiotx sets up its own),
- * sending GSO datagrams from one registered (fixed) buffer, `depth` sends in flight, the free
- * slots refilled as one linked chain per io_uring_enter, which also waits for a completion
- * whenever every slot is in flight. */
+ * sending GSO datagrams (UDP sink) or a stream (TCP sink, MSG_WAITALL as aiotx sends) from one
+ * registered (fixed) buffer or from plain memory, `depth` sends in flight, the free slots refilled
+ * as one linked chain per io_uring_enter, which also waits for a completion whenever every slot
+ * is in flight. */
 #define _GNU_SOURCE
 #include "aiotx.h"
 #include <errno.h>
@@ -110,26 +111,28 @@ static int floor_reap(floor_ring_t *r, floor_stats_t *s) {
   return failure;
 }
 
-/* sinkReferenceUring(fd, data, size, durationMs, segment, depth) -> Float64Array [bytes, sends,
- * zeroCopySends, copiedSends, 0] or -errno. On a connected UDP socket, UDP_SEGMENT `segment`
- * (cleared after), SEND_ZC of `size` bytes at a time from data's consecutive size-byte slots,
- * wrapping at the end (data larger than the caches: cold), `data` registered as one fixed buffer,
- * for durationMs, blocking this thread; then it waits (up to 2 s) for every notification, so the
- * counts are whole. Nothing rewrites data, so re-sending a slot still in flight is harmless. */
+/* sinkReferenceUring(fd, data, size, durationMs, segment, depth, fixed) -> Float64Array [bytes,
+ * sends, zeroCopySends, copiedSends, 0] or -errno. On a connected UDP socket with segment > 0,
+ * UDP_SEGMENT `segment` (cleared after); on a TCP socket with segment 0, MSG_WAITALL. SEND_ZC of
+ * `size` bytes at a time from data's consecutive size-byte slots, wrapping at the end (data larger
+ * than the caches: cold), `data` registered as one fixed buffer when `fixed`, for durationMs,
+ * blocking this thread; then it waits (up to 2 s) for every notification, so the counts are
+ * whole. Nothing rewrites data, so re-sending a slot still in flight is harmless. */
 static napi_value js_sink_reference_uring(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
+  napi_value argv[7];
   int fd;
   uint8_t *data;
   size_t len;
-  bool detached;
+  bool detached, fixed;
   int64_t size, duration, segment, depth;
-  if (!ax_get_args(env, info, 6, argv) || !ax_get_fd(env, argv[0], &fd) || !ax_get_bytes(env, argv[1], &data, &len, &detached) ||
+  if (!ax_get_args(env, info, 7, argv) || !ax_get_fd(env, argv[0], &fd) || !ax_get_bytes(env, argv[1], &data, &len, &detached) ||
       !ax_get_safe_int(env, argv[2], "size must be a non-negative integer", &size) ||
       !ax_get_safe_int(env, argv[3], "durationMs must be a non-negative integer", &duration) ||
       !ax_get_safe_int(env, argv[4], "segment must be a non-negative integer", &segment) ||
-      !ax_get_safe_int(env, argv[5], "depth must be a non-negative integer", &depth))
+      !ax_get_safe_int(env, argv[5], "depth must be a non-negative integer", &depth) ||
+      !ax_get_bool(env, argv[6], "fixed must be a boolean", &fixed))
     return NULL;
-  if (size < 1 || size > 65507 * 64 || duration > FLOOR_MAX_MS || segment < 1 || segment > 65507 || depth < 1 || depth > FLOOR_MAX_DEPTH) {
+  if (size < 1 || size > (segment > 0 ? 65507 * 64 : 1 << 30) || duration > FLOOR_MAX_MS || segment > 65507 || depth < 1 || depth > FLOOR_MAX_DEPTH) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "size, durationMs, segment or depth out of range");
     return NULL;
   }
@@ -137,14 +140,16 @@ static napi_value js_sink_reference_uring(napi_env env, napi_callback_info info)
   int type;
   socklen_t tl = sizeof type;
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0) return ax_int(env, -errno);
-  if (type != SOCK_DGRAM) return ax_int(env, -EPROTOTYPE);
+  if (type != (segment > 0 ? SOCK_DGRAM : SOCK_STREAM)) return ax_int(env, -EPROTOTYPE);
   const size_t slots = len / (size_t)size;
   floor_ring_t r;
   int err = floor_ring_open(&r);
   struct iovec iov = {.iov_base = data, .iov_len = slots * (size_t)size};
-  if (err == 0 && syscall(__NR_io_uring_register, r.fd, IORING_REGISTER_BUFFERS, &iov, 1) < 0) err = -errno;
+  if (err == 0 && fixed && syscall(__NR_io_uring_register, r.fd, IORING_REGISTER_BUFFERS, &iov, 1) < 0) err = -errno;
   int gso = (int)segment;
-  if (err == 0 && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &gso, sizeof gso) != 0) err = -errno;
+  if (err == 0 && gso > 0 && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &gso, sizeof gso) != 0) err = -errno;
+  /* A stream send returns short only on failure, as in aiotx: a short result would not break the link. */
+  const int msg_flags = MSG_NOSIGNAL | (gso > 0 ? 0 : MSG_WAITALL);
   floor_stats_t s = {0};
   size_t slot = 0;
   const double deadline = floor_now_ms() + (double)duration;
@@ -158,8 +163,8 @@ static napi_value js_sink_reference_uring(napi_env env, napi_callback_info info)
       sqe->fd = fd;
       sqe->addr = (uint64_t)(uintptr_t)(data + slot * (size_t)size);
       sqe->len = (uint32_t)size;
-      sqe->msg_flags = MSG_NOSIGNAL;
-      sqe->ioprio = IORING_SEND_ZC_REPORT_USAGE | IORING_RECVSEND_FIXED_BUF;
+      sqe->msg_flags = (uint32_t)msg_flags;
+      sqe->ioprio = IORING_SEND_ZC_REPORT_USAGE | (fixed ? IORING_RECVSEND_FIXED_BUF : 0);
       sqe->buf_index = 0;
       sqe->flags = IOSQE_IO_LINK;
       r.sq_array[i] = i;
@@ -180,7 +185,7 @@ static napi_value js_sink_reference_uring(napi_env env, napi_callback_info info)
     if (err == 0) err = f;
   }
   int off = 0;
-  setsockopt(fd, SOL_UDP, UDP_SEGMENT, &off, sizeof off);
+  if (gso > 0) setsockopt(fd, SOL_UDP, UDP_SEGMENT, &off, sizeof off);
   floor_ring_close(&r); /* unregisters the buffer */
   if (err != 0) return ax_int(env, err);
   napi_value ab, out;

@@ -173,7 +173,7 @@ function floorSample(socket: dgram.Socket, buffers: Buffer[], size: number, segm
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
   const r =
-    floor === 'uring' ? sinkReferenceUring(fd, region, size, durationSeconds * 1000, segment, depth) : sinkReferenceSend(fd, region, size, durationSeconds * 1000, zeroCopy, segment);
+    floor === 'uring' ? sinkReferenceUring(fd, region, size, durationSeconds * 1000, segment, depth, true) : sinkReferenceSend(fd, region, size, durationSeconds * 1000, zeroCopy, segment);
   const wallSeconds = (performance.now() - start) / 1000;
   const cpuSeconds = cpuSecondsBetween(cpuBefore, process.cpuUsage());
   return {

@@ -43,9 +43,11 @@ export interface TcpSinkRunFigures {
   zeroCopyShare: number | null;
   copiedShare: number | null;
   workingSetBytes: number;
+  /** ACKs injected and packets the eBPF tracker saw leave (TSO skbs, before segmentation), warm-up included. */
   acks: number;
-  /** Packets the eBPF tracker saw leave (TSO skbs, before segmentation). */
   packets: number;
+  /** The bytes those counters cover: `bytes` plus the JavaScript senders' uncounted warm-up. */
+  trackedBytes: number;
   retransmissions: number;
 }
 
@@ -110,6 +112,7 @@ function figuresOf(s: TcpSinkSample, tracked: { acks: number; packets: number })
     workingSetBytes: s.workingSetBytes,
     acks: tracked.acks,
     packets: tracked.packets,
+    trackedBytes: s.bytes + s.warmupBytes,
     retransmissions: s.totalRetrans,
   };
 }
@@ -119,7 +122,7 @@ function emptyCell(method: TcpSinkMethod, size: number): TcpSinkCell {
     method, size, status: 'ok', reason: null, backend: null,
     bytes: NaN, wallSeconds: NaN, cpuSeconds: NaN, gbitPerSecond: NaN, cpuPercent: NaN, cpuSecondsPerGB: NaN, serviceDemand: NaN,
     percentAt40Gbit: NaN, systemPercent: NaN, softirqPercent: NaN, zeroCopyShare: null, copiedShare: null, workingSetBytes: NaN,
-    acks: NaN, packets: NaN, retransmissions: NaN,
+    acks: NaN, packets: NaN, trackedBytes: NaN, retransmissions: NaN,
     gbitVsReference: null, cpuPerGBVsReference: null, gbitVsWrite: null, cpuPerGBVsWrite: null, cpuPerGBVsCopy: null, runs: [],
   };
 }
@@ -130,7 +133,7 @@ function summarize(cell: TcpSinkCell, backends: string[]): void {
   const mid = (pick: (r: TcpSinkRunFigures) => number) => median(runs.map(pick));
   const keys = [
     'bytes', 'wallSeconds', 'cpuSeconds', 'gbitPerSecond', 'cpuPercent', 'cpuSecondsPerGB', 'serviceDemand', 'percentAt40Gbit',
-    'systemPercent', 'softirqPercent', 'workingSetBytes', 'acks', 'packets',
+    'systemPercent', 'softirqPercent', 'workingSetBytes', 'acks', 'packets', 'trackedBytes',
   ] as const;
   for (const k of keys) cell[k] = mid((r) => r[k]);
   // Shares and retransmissions: the worst run, so one copied byte anywhere shows.

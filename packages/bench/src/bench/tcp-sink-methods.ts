@@ -1,5 +1,5 @@
-// The rows of `aiotx bench --sink tcp`: the loopback bench's methods (bench-methods.ts) plus a C
-// MSG_ZEROCOPY loop, the zero-copy floor. Shared by the parent (tcp-sink-bench.ts) and the sender
+// The rows of `aiotx bench --sink tcp`: the loopback bench's methods (bench-methods.ts) plus the
+// zero-copy floors in C: MSG_ZEROCOPY, and io_uring SEND_ZC from registered or plain memory. Shared by the parent (tcp-sink-bench.ts) and the sender
 // child (tcp-sink-sender.ts); no heavy imports.
 import { METHODS, METHOD_SETUP, type Method, type MethodSetup } from './bench-methods.js';
 import type { TcpSinkEnds } from '../native/tcp-sink-ops.js';
@@ -8,13 +8,23 @@ import type { TcpSinkEnds } from '../native/tcp-sink-ops.js';
 type OwnMethod = Exclude<Method, 'iperf3' | 'iperf3-sendfile' | 'netperf' | 'netperf-sendfile'>;
 const OWN_METHODS = METHODS.filter((m): m is OwnMethod => METHOD_SETUP[m].external === null);
 
-export const TCP_SINK_METHODS = [...OWN_METHODS, 'reference-zc'] as const;
-export type TcpSinkMethod = OwnMethod | 'reference-zc';
+const FLOORS = ['reference-zc', 'reference-uring', 'reference-uring-unregistered'] as const;
+export const TCP_SINK_METHODS = [...OWN_METHODS, ...FLOORS] as const;
+export type TcpSinkMethod = OwnMethod | (typeof FLOORS)[number];
+export const isTcpSinkFloor = (m: TcpSinkMethod): boolean => m === 'reference' || (FLOORS as readonly string[]).includes(m);
 
 export const TCP_SINK_METHOD_SETUP: Record<TcpSinkMethod, MethodSetup> = {
   ...(Object.fromEntries(OWN_METHODS.map((m) => [m, METHOD_SETUP[m]])) as Record<OwnMethod, MethodSetup>),
   reference: { ...METHOD_SETUP.reference, describe: 'a tight C loop of send(2) in the addon over the working set: the copy floor' },
   'reference-zc': { backendEnv: undefined, needs: null, external: null, describe: 'the same C loop with MSG_ZEROCOPY, draining completions after each send: the zero-copy floor' },
+  'reference-uring': {
+    backendEnv: undefined, needs: null, external: null,
+    describe: 'a C loop of io_uring SEND_ZC (MSG_WAITALL, linked, --depth in flight) from the working set registered as one fixed buffer: aio-zc-pool without aiotx',
+  },
+  'reference-uring-unregistered': {
+    backendEnv: undefined, needs: null, external: null,
+    describe: 'the same io_uring loop from plain memory, pinned per send: aio-zc-uring without aiotx',
+  },
 };
 
 /** '--method write,aio-zc' → the methods in table order; 'aio-zc' stands for every aio-zc-* row. */

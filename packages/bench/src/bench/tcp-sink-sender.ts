@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { sinkReferenceSend, tcpInfo } from '../native/tcp-sink-ops.js';
+import { sinkReferenceSend, sinkReferenceUring, tcpInfo } from '../native/tcp-sink-ops.js';
 import { aioWrite, createBufferPool, probe, sendFile, type BufferPool } from 'aiotx';
 import { reportFailure } from './child-run.js';
 import { WARMUP_SECONDS, cpuSecondsBetween, parseProcStat, systemCpuPercent } from './cpu-accounting.js';
 import { POOL_NOT_WIRED } from './sink-protocol.js';
-import { TCP_SINK_METHODS, type TcpSinkJob, type TcpSinkSample } from './tcp-sink-methods.js';
+import { TCP_SINK_METHODS, isTcpSinkFloor, type TcpSinkJob, type TcpSinkSample } from './tcp-sink-methods.js';
 import { closeSinkSocket, openSinkSocket } from './tcp-sink-rig.js';
 
 /** A process's wired-buffer table has 1024 slots. */
@@ -120,22 +120,29 @@ async function sendLanes(job: TcpSinkJob, count: number, sendOne: SendOne, deadl
   return total;
 }
 
-/** The C loops: copy (reference) or MSG_ZEROCOPY (reference-zc), counted by completions. */
+/**
+ * The C loops: copy (reference), MSG_ZEROCOPY (reference-zc) or io_uring SEND_ZC from the region
+ * registered or not (reference-uring, reference-uring-unregistered), counted by completions.
+ */
 function sendReference(job: TcpSinkJob, fd: number, region: Buffer): Sent {
-  const zc = job.method === 'reference-zc';
-  const r = sinkReferenceSend(fd, region, job.size, job.durationSeconds * 1000, zc);
+  const uring = job.method === 'reference-uring' || job.method === 'reference-uring-unregistered';
+  const zc = job.method === 'reference-zc' || uring;
+  const r = uring
+    ? sinkReferenceUring(fd, region, job.size, job.durationSeconds * 1000, 0, job.depth, job.method === 'reference-uring')
+    : sinkReferenceSend(fd, region, job.size, job.durationSeconds * 1000, zc);
   if (!zc) return { bytes: r.bytes, zeroCopyBytes: 0, copiedBytes: r.bytes, backend: null };
   // Whole sends of `size` bytes, except a rare short one: share of sends, scaled to bytes.
   const share = r.sends > 0 ? r.zeroCopySends / r.sends : 0;
   const zeroCopyBytes = r.copiedSends === 0 ? r.bytes : Math.round(r.bytes * share);
-  return { bytes: r.bytes, zeroCopyBytes, copiedBytes: r.bytes - zeroCopyBytes, backend: 'msgzerocopy' };
+  return { bytes: r.bytes, zeroCopyBytes, copiedBytes: r.bytes - zeroCopyBytes, backend: uring ? 'uring' : 'msgzerocopy' };
 }
 
 async function main(): Promise<void> {
   const job = readJob();
   // The C loops rotate through at least one slot per send in flight, as the lanes do: with --hot a
   // single slot would sit in L2 where the lanes' do not, and flatter the floor.
-  const count = job.method === 'reference' || job.method === 'reference-zc' ? Math.max(job.depth, Math.ceil(job.workingSetBytes / job.size)) : slotCount(job);
+  const reference = isTcpSinkFloor(job.method);
+  const count = reference ? Math.max(job.depth, Math.ceil(job.workingSetBytes / job.size)) : slotCount(job);
   const { buffers, region, pool } = slots(job, count);
   let dir: string | null = null;
   let file: FileHandle | null = null;
@@ -147,7 +154,6 @@ async function main(): Promise<void> {
       await writeFile(join(dir, 'data'), region!);
       file = await open(join(dir, 'data'), 'r');
     }
-    const reference = job.method === 'reference' || job.method === 'reference-zc';
     const sendOne = reference ? null : sendOneFor(job, socket, buffers, file);
     // The same loop, uncounted, until V8 has compiled it (WARMUP_SECONDS says why).
     const warmupBytes = sendOne ? (await sendLanes(job, count / job.batch, sendOne, performance.now() + WARMUP_SECONDS * 1000)).bytes : 0;

@@ -86,7 +86,10 @@ SEND_ZC from one registered buffer, --depth in flight, refilled as one linked ch
 io_uring_enter: what uring-pool costs without aiotx). Plain --sink is --sink udp.
 
 With --sink tcp (root; elsewhere it says why it skipped and exits 0): every method above, plus
-reference-zc (the C loop with MSG_ZEROCOPY, the zero-copy floor), over a TCP connection made with
+the zero-copy floors in C: reference-zc (the C loop with MSG_ZEROCOPY), reference-uring (io_uring
+SEND_ZC with MSG_WAITALL, --depth in flight, from the working set registered as one fixed buffer:
+aio-zc-pool without aiotx) and reference-uring-unregistered (the same from plain memory:
+aio-zc-uring without aiotx), over a TCP connection made with
 TCP_REPAIR into a veth whose packets a tc filter steals, ACKed by an injector thread: TCP
 zero-copy is real. Sender CPU only; the tables add % of one core at 40 Gbit/s with the seed's
 published figures beside. Cold by default: each sender rotates through --working-set of buffers.
@@ -341,7 +344,7 @@ async function runTcpSink(values: Values): Promise<void> {
   const { parseTcpSinkMethodList } = await import('../bench/tcp-sink-methods.js');
   const options = {
     sizes: parsed(() => parseSizeList(String(values.sizes ?? '32K,256K,512K,1M')), '--sizes'),
-    methods: parsed(() => parseTcpSinkMethodList(String(values.method ?? 'write,aio-copy,aio-copy-batch,aio-zc,sendfile,reference,reference-zc')), '--method'),
+    methods: parsed(() => parseTcpSinkMethodList(String(values.method ?? 'write,aio-copy,aio-copy-batch,aio-zc,sendfile,reference,reference-zc,reference-uring,reference-uring-unregistered')), '--method'),
     durationSeconds: positiveNumber(String(values.duration ?? '1'), '--duration'),
     depth: positiveInteger(String(values.depth ?? '4'), '--depth', 1024),
     batch: positiveInteger(String(values.batch ?? '8'), '--batch', 1024),

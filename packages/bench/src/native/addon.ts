@@ -20,7 +20,7 @@ export interface BenchAddon {
   tcpAckerStop(handle: number): AckerCounters | number;
   /** [bytes, sends, zeroCopySends, copiedSends, enobufs] or -errno. */
   sinkReferenceSend(fd: number, data: ArrayBufferView | ArrayBuffer, size: number, durationMs: number, zeroCopy: boolean, segment: number): Float64Array | number;
-  sinkReferenceUring(fd: number, data: ArrayBufferView | ArrayBuffer, size: number, durationMs: number, segment: number, depth: number): Float64Array | number;
+  sinkReferenceUring(fd: number, data: ArrayBufferView | ArrayBuffer, size: number, durationMs: number, segment: number, depth: number, fixed: boolean): Float64Array | number;
 }
 
 export interface TcpInfo {

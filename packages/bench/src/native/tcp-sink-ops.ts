@@ -93,13 +93,15 @@ export function sinkReferenceSend(fd: number, data: Buffer, size: number, durati
 }
 
 /**
- * The io_uring floor of the UDP sink: SEND_ZC of `size`-byte slices of `data` in turn, `data`
- * registered as one fixed buffer, `depth` sends in flight refilled as one linked chain per
- * io_uring_enter, for `durationMs`, in C on a ring of its own, blocking this thread. `segment`:
- * UDP_SEGMENT, each send one GSO datagram. Counts sends by their notification's COPIED flag.
+ * The io_uring floor of the sink rigs: SEND_ZC of `size`-byte slices of `data` in turn, `depth`
+ * sends in flight refilled as one linked chain per io_uring_enter, for `durationMs`, in C on a
+ * ring of its own, blocking this thread; `fixed`: `data` registered as one fixed buffer (as the
+ * wired pool sends), else plain memory the kernel pins per send. `segment` > 0: a UDP socket,
+ * UDP_SEGMENT, each send one GSO datagram; 0: a TCP socket, MSG_WAITALL (as aiotx sends). Counts
+ * sends by their notification's COPIED flag.
  */
-export function sinkReferenceUring(fd: number, data: Buffer, size: number, durationMs: number, segment: number, depth: number): ReferenceLoopResult {
-  const r = addon.sinkReferenceUring(fd, data, size, Math.round(durationMs), segment, depth);
+export function sinkReferenceUring(fd: number, data: Buffer, size: number, durationMs: number, segment: number, depth: number, fixed: boolean): ReferenceLoopResult {
+  const r = addon.sinkReferenceUring(fd, data, size, Math.round(durationMs), segment, depth, fixed);
   if (typeof r === 'number') throw errnoError(r, 'io_uring', 'sinkReferenceUring');
   return loopResult(r);
 }
