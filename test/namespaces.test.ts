@@ -56,17 +56,23 @@ describe('datagrams meeting a full socket buffer', { skip: nsSkip ?? false }, ()
         if (tbf) return t.skip(tbf);
         const count = 1500;
         const { receiver, next, socket } = await datagramsToPeer(ns, count, 64 << 10);
-        const expected = new Expected();
-        const jobs: Promise<unknown>[] = [];
-        for (let i = 0; i < count; i++) {
-          const data = randomBytes(1400);
-          expected.add(data);
-          jobs.push(aioWrite(socket, data, { zeroCopy }).then((r) => assert.equal(r.bytes, data.length)));
+        const receiverExit = once(receiver, 'exit');
+        try {
+          const expected = new Expected();
+          const jobs: Promise<unknown>[] = [];
+          for (let i = 0; i < count; i++) {
+            const data = randomBytes(1400);
+            expected.add(data);
+            jobs.push(aioWrite(socket, data, { zeroCopy }).then((r) => assert.equal(r.bytes, data.length)));
+          }
+          await Promise.all(jobs);
+          assert.deepEqual(await next(), expected.digest());
+          await receiverExit;
+        } finally {
+          // A failure must not leave the socket's transmitter (and this file) waiting.
+          socket.close();
+          receiver.kill();
         }
-        await Promise.all(jobs);
-        assert.deepEqual(await next(), expected.digest());
-        socket.close();
-        await once(receiver, 'exit');
       });
     });
   }
@@ -80,6 +86,7 @@ describe('datagrams meeting a full socket buffer', { skip: nsSkip ?? false }, ()
       if (tbf) return t.skip(tbf);
       const count = 1500;
       const receiver = ns.spawnNode(datagramHashingReceiverScript(ns.peerAddress, count));
+      const receiverExit = once(receiver, 'exit'); // it may exit before the sender has
       const next = jsonLines(receiver);
       const { port } = (await next()) as { port: number };
       const script = `
@@ -103,7 +110,7 @@ describe('datagrams meeting a full socket buffer', { skip: nsSkip ?? false }, ()
         assert.equal(code, 0);
         const line = await sent(); // rejects when it exited with jobs unsettled
         assert.deepEqual(await next(), line);
-        await once(receiver, 'exit');
+        await receiverExit;
       } finally {
         receiver.kill();
       }
