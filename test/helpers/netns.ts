@@ -86,6 +86,11 @@ export async function withPeerNamespace<T>(fn: (ns: PeerNamespace) => Promise<T>
     ip('-n', name, 'addr', 'add', '198.18.0.2/30', 'dev', nsInterface);
     ip('-n', name, 'link', 'set', nsInterface, 'up');
     ip('-n', name, 'link', 'set', 'lo', 'up');
+    // The peer's address resolved before the first packet: packets sent while ARP is pending
+    // wait in the neighbour's queue, and one sent just as the reply lands can overtake them (seen:
+    // datagram 11 of a burst arriving before datagram 0), which an order check would blame on aiotx.
+    const [peer] = JSON.parse(execFileSync('ip', ['-n', name, '-j', 'link', 'show', 'dev', nsInterface], { encoding: 'utf8' })) as { address: string }[];
+    ip('neigh', 'replace', '198.18.0.2', 'lladdr', peer!.address, 'dev', hostInterface, 'nud', 'permanent');
     return await fn({
       name,
       localAddress: '198.18.0.1',
