@@ -70,6 +70,8 @@ export interface PeerNamespace {
 }
 
 let counter = 0;
+const HOST_ADDRESS = '198.18.0.1';
+const PEER_ADDRESS = '198.18.0.2';
 
 /** Runs `fn` with a peer namespace reachable over a veth pair, then removes both. */
 export async function withPeerNamespace<T>(fn: (ns: PeerNamespace) => Promise<T>): Promise<T> {
@@ -81,20 +83,20 @@ export async function withPeerNamespace<T>(fn: (ns: PeerNamespace) => Promise<T>
   ip('netns', 'add', name);
   try {
     ip('link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', nsInterface, 'netns', name);
-    ip('addr', 'add', '198.18.0.1/30', 'dev', hostInterface);
+    ip('addr', 'add', `${HOST_ADDRESS}/30`, 'dev', hostInterface);
     ip('link', 'set', hostInterface, 'up');
-    ip('-n', name, 'addr', 'add', '198.18.0.2/30', 'dev', nsInterface);
+    ip('-n', name, 'addr', 'add', `${PEER_ADDRESS}/30`, 'dev', nsInterface);
     ip('-n', name, 'link', 'set', nsInterface, 'up');
     ip('-n', name, 'link', 'set', 'lo', 'up');
     // The peer's address resolved before the first packet: packets sent while ARP is pending
     // wait in the neighbour's queue, and one sent just as the reply lands can overtake them (seen:
     // datagram 11 of a burst arriving before datagram 0), which an order check would blame on aiotx.
     const [peer] = JSON.parse(execFileSync('ip', ['-n', name, '-j', 'link', 'show', 'dev', nsInterface], { encoding: 'utf8' })) as { address: string }[];
-    ip('neigh', 'replace', '198.18.0.2', 'lladdr', peer!.address, 'dev', hostInterface, 'nud', 'permanent');
+    ip('neigh', 'replace', PEER_ADDRESS, 'lladdr', peer!.address, 'dev', hostInterface, 'nud', 'permanent');
     return await fn({
       name,
-      localAddress: '198.18.0.1',
-      peerAddress: '198.18.0.2',
+      localAddress: HOST_ADDRESS,
+      peerAddress: PEER_ADDRESS,
       hostInterface,
       spawnNode: (script) =>
         spawn('ip', ['netns', 'exec', name, process.execPath, '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }),
