@@ -140,7 +140,10 @@ static napi_value js_sendfile(napi_env env, napi_callback_info info) {
 }
 
 /* drainZerocopy(fd, out: Uint32Array) -> number of records written to out as (lo, hi, copied)
- * triples, or -errno when the first read fails. Stops at EAGAIN or when out is full. */
+ * triples, or -errno when the first read fails. Stops at EAGAIN or when out is full. The error
+ * queue is read with recvmmsg: one call takes every queued notification and learns the queue is
+ * empty, where recvmsg took a second call (EAGAIN) for that. */
+#define DRAIN_BATCH 16
 static napi_value js_drain_zerocopy(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int fd;
@@ -157,27 +160,38 @@ static napi_value js_drain_zerocopy(napi_env env, napi_callback_info info) {
   }
   uint32_t *out = base;
   size_t cap = count / 3, records = 0;
+  /* One record per message: ask for no more messages than records fit. */
   while (records < cap) {
-    char control[128];
-    struct msghdr msg = {.msg_control = control, .msg_controllen = sizeof control};
-    ssize_t r = recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
-    if (r < 0) {
+    char control[DRAIN_BATCH][128];
+    struct mmsghdr msgs[DRAIN_BATCH];
+    unsigned want = cap - records < DRAIN_BATCH ? (unsigned)(cap - records) : DRAIN_BATCH;
+    memset(msgs, 0, want * sizeof msgs[0]);
+    for (unsigned i = 0; i < want; i++) {
+      msgs[i].msg_hdr.msg_control = control[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+    }
+    int got = recvmmsg(fd, msgs, want, MSG_ERRQUEUE | MSG_DONTWAIT, NULL);
+    if (got < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || records > 0) break;
       return ax_int(env, -errno);
     }
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm != NULL && records < cap; cm = CMSG_NXTHDR(&msg, cm)) {
-      if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
-            (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
-        continue;
-      struct sock_extended_err ee;
-      memcpy(&ee, CMSG_DATA(cm), sizeof ee);
-      if (ee.ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee.ee_errno != 0) continue;
-      out[records * 3] = ee.ee_info;
-      out[records * 3 + 1] = ee.ee_data;
-      out[records * 3 + 2] = (ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED) ? 1 : 0;
-      records++;
+    for (int m = 0; m < got; m++) {
+      struct msghdr *msg = &msgs[m].msg_hdr;
+      for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm != NULL && records < cap; cm = CMSG_NXTHDR(msg, cm)) {
+        if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+              (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
+          continue;
+        struct sock_extended_err ee;
+        memcpy(&ee, CMSG_DATA(cm), sizeof ee);
+        if (ee.ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee.ee_errno != 0) continue;
+        out[records * 3] = ee.ee_info;
+        out[records * 3 + 1] = ee.ee_data;
+        out[records * 3 + 2] = (ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED) ? 1 : 0;
+        records++;
+      }
     }
+    if ((unsigned)got < want) break; /* the queue is empty */
   }
   return ax_int(env, (int64_t)records);
 }
