@@ -2,6 +2,7 @@
  * Every call returns a byte count or -errno; the engine turns errnos into rejections. */
 #define _GNU_SOURCE
 #include "aiotx.h"
+#include "zerocopy_notes.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -140,10 +141,8 @@ static napi_value js_sendfile(napi_env env, napi_callback_info info) {
 }
 
 /* drainZerocopy(fd, out: Uint32Array) -> number of records written to out as (lo, hi, copied)
- * triples, or -errno when the first read fails. Stops at EAGAIN or when out is full. The error
- * queue is read with recvmmsg: one call takes every queued notification and learns the queue is
- * empty, where recvmsg took a second call (EAGAIN) for that. */
-#define DRAIN_BATCH 16
+ * triples, or -errno when the first read fails. Stops when the queue is empty (one recvmmsg when
+ * it held what one call takes) or out is full. Notifications of failed sends are skipped. */
 static napi_value js_drain_zerocopy(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int fd;
@@ -160,38 +159,22 @@ static napi_value js_drain_zerocopy(napi_env env, napi_callback_info info) {
   }
   uint32_t *out = base;
   size_t cap = count / 3, records = 0;
-  /* One record per message: ask for no more messages than records fit. */
-  while (records < cap) {
-    char control[DRAIN_BATCH][128];
-    struct mmsghdr msgs[DRAIN_BATCH];
-    unsigned want = cap - records < DRAIN_BATCH ? (unsigned)(cap - records) : DRAIN_BATCH;
-    memset(msgs, 0, want * sizeof msgs[0]);
-    for (unsigned i = 0; i < want; i++) {
-      msgs[i].msg_hdr.msg_control = control[i];
-      msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+  bool more = true;
+  while (more && records < cap) {
+    ax_zc_note_t notes[AX_ZC_BATCH];
+    size_t room = cap - records;
+    int n = ax_read_zerocopy_notes(fd, notes, room < AX_ZC_BATCH ? (unsigned)room : AX_ZC_BATCH, &more);
+    if (n < 0) {
+      if (n == -EAGAIN || records > 0) break;
+      return ax_int(env, n);
     }
-    int got = recvmmsg(fd, msgs, want, MSG_ERRQUEUE | MSG_DONTWAIT, NULL);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || records > 0) break;
-      return ax_int(env, -errno);
+    for (int i = 0; i < n; i++) {
+      if (notes[i].err != 0) continue;
+      out[records * 3] = notes[i].lo;
+      out[records * 3 + 1] = notes[i].hi;
+      out[records * 3 + 2] = notes[i].copied ? 1 : 0;
+      records++;
     }
-    for (int m = 0; m < got; m++) {
-      struct msghdr *msg = &msgs[m].msg_hdr;
-      for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm != NULL && records < cap; cm = CMSG_NXTHDR(msg, cm)) {
-        if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
-              (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
-          continue;
-        struct sock_extended_err ee;
-        memcpy(&ee, CMSG_DATA(cm), sizeof ee);
-        if (ee.ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee.ee_errno != 0) continue;
-        out[records * 3] = ee.ee_info;
-        out[records * 3 + 1] = ee.ee_data;
-        out[records * 3 + 2] = (ee.ee_code & SO_EE_CODE_ZEROCOPY_COPIED) ? 1 : 0;
-        records++;
-      }
-    }
-    if ((unsigned)got < want) break; /* the queue is empty */
   }
   return ax_int(env, (int64_t)records);
 }

@@ -9,6 +9,7 @@
  * Every entry validates its arguments (throws on wrong types) and returns -errno on failure. */
 #define _GNU_SOURCE
 #include "aiotx.h"
+#include "zerocopy_notes.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/bpf.h>
@@ -580,36 +581,22 @@ typedef struct {
   uint32_t issued, completed;
 } loop_stats_t;
 
-/* Reads every zero-copy completion queued on fd: recvmmsg, as aiotx does, so the floor learns the
- * queue is empty in the same call instead of a second recvmsg that fails with EAGAIN. */
-#define DRAIN_BATCH 16
+/* Reads every zero-copy completion queued on fd, the way aiotx's drainZerocopy does. */
 static int drain_completions(int fd, loop_stats_t *s) {
-  for (;;) {
-    char control[DRAIN_BATCH][128];
-    struct mmsghdr mm[DRAIN_BATCH];
-    memset(mm, 0, sizeof mm);
-    for (int i = 0; i < DRAIN_BATCH; i++) {
-      mm[i].msg_hdr.msg_control = control[i];
-      mm[i].msg_hdr.msg_controllen = sizeof control[i];
+  bool more = true;
+  while (more) {
+    ax_zc_note_t notes[AX_ZC_BATCH];
+    int n = ax_read_zerocopy_notes(fd, notes, AX_ZC_BATCH, &more);
+    if (n < 0) return n == -EAGAIN ? 0 : n;
+    for (int i = 0; i < n; i++) {
+      if (notes[i].err != 0) return -notes[i].err;
+      uint32_t sends = notes[i].hi - notes[i].lo + 1;
+      s->completed += sends;
+      if (notes[i].copied) s->copied_sends += sends;
+      else s->zero_copy_sends += sends;
     }
-    int got = recvmmsg(fd, mm, DRAIN_BATCH, MSG_ERRQUEUE | MSG_DONTWAIT, NULL);
-    if (got < 0) return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-    for (int i = 0; i < got; i++) {
-      struct msghdr *m = &mm[i].msg_hdr;
-      for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
-        if (c->cmsg_level != SOL_IP || c->cmsg_type != IP_RECVERR) continue;
-        struct sock_extended_err e;
-        memcpy(&e, CMSG_DATA(c), sizeof e);
-        if (e.ee_origin != SO_EE_ORIGIN_ZEROCOPY) continue;
-        if (e.ee_errno != 0) return -(int)e.ee_errno;
-        uint32_t n = e.ee_data - e.ee_info + 1;
-        s->completed += n;
-        if (e.ee_code & SO_EE_CODE_ZEROCOPY_COPIED) s->copied_sends += n;
-        else s->zero_copy_sends += n;
-      }
-    }
-    if (got < DRAIN_BATCH) return 0;
   }
+  return 0;
 }
 
 static double now_ms(void) { return (double)now_ns() / 1e6; }
